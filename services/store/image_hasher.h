@@ -1,0 +1,41 @@
+// Hashes image data as it streams by: the MD5 `checksum` Glance clients still verify, and the
+// multihash `os_hash_value` with the configured `os_hash_algo` (sha512 by default).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace gaze::store {
+
+struct ImageDigests {
+  uint64_t size = 0;
+  std::string checksum;       // MD5, lower-case hex
+  std::string os_hash_algo;   // e.g. "sha512"
+  std::string os_hash_value;  // lower-case hex
+};
+
+class ImageHasher {
+ public:
+  // `os_hash_algo` is an OpenSSL digest name such as "sha512" or "sha256".
+  static absl::StatusOr<ImageHasher> Create(std::string_view os_hash_algo);
+
+  ImageHasher(ImageHasher&&) noexcept;
+  ImageHasher& operator=(ImageHasher&&) noexcept;
+  ~ImageHasher();
+
+  void Update(const char* data, size_t size);
+  // Completes both digests; the hasher must not be used afterwards.
+  ImageDigests Finish();
+
+ private:
+  struct Impl;
+  explicit ImageHasher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gaze::store

@@ -1,0 +1,36 @@
+#include "services/store/image_hasher.h"
+
+#include "gtest/gtest.h"
+
+namespace gaze::store {
+namespace {
+
+TEST(ImageHasherTest, KnownDigestsOfSplitInput) {
+  auto hasher = ImageHasher::Create("sha512");
+  ASSERT_TRUE(hasher.ok());
+  hasher->Update("ab", 2);
+  hasher->Update("c", 1);
+  ImageDigests d = hasher->Finish();
+  EXPECT_EQ(d.size, 3u);
+  EXPECT_EQ(d.checksum, "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(d.os_hash_algo, "sha512");
+  EXPECT_EQ(d.os_hash_value,
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+            "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+}
+
+TEST(ImageHasherTest, EmptyInput) {
+  auto hasher = ImageHasher::Create("sha256");
+  ASSERT_TRUE(hasher.ok());
+  ImageDigests d = hasher->Finish();
+  EXPECT_EQ(d.size, 0u);
+  EXPECT_EQ(d.checksum, "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(d.os_hash_value, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(ImageHasherTest, UnknownAlgorithmIsRejected) {
+  EXPECT_EQ(ImageHasher::Create("nope").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace gaze::store

@@ -29,7 +29,9 @@ class Line {
 
   Line& RequestId(std::string_view request_id) { return Field("request_id", request_id); }
   Line& Field(std::string_view key, std::string_view value);
-  Line& Field(std::string_view key, const char* value) { return Field(key, std::string_view(value)); }
+  Line& Field(std::string_view key, const char* value) {
+    return Field(key, std::string_view(value));
+  }
   Line& Field(std::string_view key, const std::string& value) {
     return Field(key, std::string_view(value));
   }

@@ -9,11 +9,11 @@
 #define GAZE_STATUS_CONCAT_(a, b) GAZE_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define GAZE_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
+#define GAZE_RETURN_IF_ERROR(expr)                                \
+  do {                                                            \
     if (absl::Status gaze_status_ = (expr); !gaze_status_.ok()) { \
-      return gaze_status_;                          \
-    }                                               \
+      return gaze_status_;                                        \
+    }                                                             \
   } while (0)
 
 // GAZE_ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());

@@ -34,7 +34,10 @@ absl::Status FsyncDir(const std::string& dir) {
 class FileWriter final : public ObjectWriter {
  public:
   FileWriter(int fd, std::string dir, std::string path)
-      : fd_(fd), dir_(std::move(dir)), path_(std::move(path)), part_(path_ + std::string(kPartSuffix)) {}
+      : fd_(fd),
+        dir_(std::move(dir)),
+        path_(std::move(path)),
+        part_(path_ + std::string(kPartSuffix)) {}
   ~FileWriter() override { Abort(); }
 
   absl::Status Write(const char* data, size_t size) override {
@@ -81,10 +84,19 @@ ReadableObject::~ReadableObject() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+ReadableObject& ReadableObject::operator=(ReadableObject&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    size_ = other.size_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
 absl::StatusOr<std::unique_ptr<FileStore>> FileStore::InDirectory(std::string data_dir) {
   if (data_dir.empty() || data_dir.front() != '/') {
-    return absl::InvalidArgumentError("file store directory must be an absolute path: " +
-                                      data_dir);
+    return absl::InvalidArgumentError("file store directory must be an absolute path: " + data_dir);
   }
   while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
   std::error_code ec;

@@ -92,7 +92,8 @@ TEST_F(FileStoreTest, RefusesUrlsOutsideTheStore) {
 }
 
 TEST(FileStoreOpenTest, RejectsRelativeDirectory) {
-  EXPECT_EQ(FileStore::InDirectory("relative/dir").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FileStore::InDirectory("relative/dir").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

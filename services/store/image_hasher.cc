@@ -48,7 +48,8 @@ absl::StatusOr<ImageHasher> ImageHasher::Create(std::string_view os_hash_algo) {
   if (md == nullptr) return absl::InvalidArgumentError("unknown hash algorithm: " + algo);
   auto impl = std::make_unique<Impl>();
   impl->algo = std::move(algo);
-  if (!impl->md5 || !impl->multihash || EVP_DigestInit_ex(impl->md5.get(), EVP_md5(), nullptr) != 1 ||
+  if (!impl->md5 || !impl->multihash ||
+      EVP_DigestInit_ex(impl->md5.get(), EVP_md5(), nullptr) != 1 ||
       EVP_DigestInit_ex(impl->multihash.get(), md, nullptr) != 1) {
     return absl::InternalError("cannot initialise digests");
   }

@@ -36,7 +36,7 @@ class ReadableObject {
   ReadableObject(ReadableObject&& other) noexcept : fd_(other.fd_), size_(other.size_) {
     other.fd_ = -1;
   }
-  ReadableObject& operator=(ReadableObject&&) = delete;
+  ReadableObject& operator=(ReadableObject&& other) noexcept;
   ReadableObject(const ReadableObject&) = delete;
   ~ReadableObject();
   int fd() const { return fd_; }

@@ -1,0 +1,66 @@
+// The Glance Images API v2 as Gaze serves it: routing, authentication, version discovery,
+// schemas and the image metadata routes. Image data (PUT/GET /file) is in image_data.h.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "api-gateway/http_message.h"
+
+namespace gaze::auth {
+class StaticTokens;
+}
+
+namespace gaze::gateway {
+
+class MetadataClient;
+class ImageData;
+struct ApiCall;
+
+struct ApiOptions {
+  // Absolute URL clients reach the API at, without trailing slash; used in the version
+  // document, Location headers and WWW-Authenticate.
+  std::string public_url;
+  // Largest accepted JSON request body.
+  size_t max_json_body = 1 << 20;
+  // How many times PATCH re-reads and re-applies itself when a concurrent change wins.
+  int patch_attempts = 3;
+};
+
+class GlanceApi {
+ public:
+  GlanceApi(ApiOptions options, MetadataClient& metadata, ImageData& data,
+            const auth::StaticTokens& tokens);
+  ~GlanceApi();
+
+  // Serves one request. Never throws; the response always has a status.
+  boost::asio::awaitable<Response> Handle(const Request& request, RequestBody& body,
+                                          const std::string& request_id);
+
+  // /readyz answers 503 from now on (the server is shutting down).
+  void StartDraining() { draining_.store(true); }
+
+ private:
+  boost::asio::awaitable<Response> HandleV2(const Request& request, RequestBody& body,
+                                            const std::string& request_id, std::string_view path);
+  boost::asio::awaitable<Response> CreateImage(ApiCall& call);
+  boost::asio::awaitable<Response> ListImages(ApiCall& call);
+  boost::asio::awaitable<Response> ShowImage(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> PatchImage(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> DeleteImage(ApiCall& call, const std::string& id);
+  // Reads a JSON body or produces the error response (400 none, 413 too large).
+  boost::asio::awaitable<std::optional<std::string>> ReadJsonBody(ApiCall& call, Response* error);
+  Response Versions(int status) const;
+  Response Unauthorized(const Request& request, const std::string& request_id) const;
+
+  ApiOptions options_;
+  MetadataClient& metadata_;
+  ImageData& data_;
+  const auth::StaticTokens& tokens_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace gaze::gateway

@@ -1,0 +1,285 @@
+#include "api-gateway/image_data.h"
+
+#include <charconv>
+#include <memory>
+#include <vector>
+
+#include "api-gateway/api_call.h"
+#include "api-gateway/metadata_client.h"
+#include "services/common/ids.h"
+#include "services/common/log.h"
+#include "services/store/image_hasher.h"
+#include "services/store/store.h"
+
+namespace gaze::gateway {
+namespace {
+
+namespace asio = boost::asio;
+
+bool ParseUint(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+Response NoContent() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+}  // namespace
+
+std::optional<ByteRange> ParseRange(std::string_view header, bool legacy, uint64_t size,
+                                    RangeError* error) {
+  *error = RangeError::kMalformed;
+  header = TrimSpaces(header);
+  std::string_view prefix = legacy ? "bytes " : "bytes=";
+  if (header.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view spec = TrimSpaces(header.substr(prefix.size()));
+  if (legacy) {
+    size_t slash = spec.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    spec = spec.substr(0, slash);
+  } else if (spec.find(',') != std::string_view::npos) {
+    *error = RangeError::kMultiple;
+    return std::nullopt;
+  }
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  std::string_view a = TrimSpaces(spec.substr(0, dash));
+  std::string_view b = TrimSpaces(spec.substr(dash + 1));
+  uint64_t first = 0, last = 0;
+  if (a.empty()) {  // suffix range: the last n bytes
+    uint64_t n = 0;
+    if (legacy || !ParseUint(b, &n)) return std::nullopt;
+    if (n == 0 || size == 0) {
+      *error = RangeError::kUnsatisfiable;
+      return std::nullopt;
+    }
+    n = std::min(n, size);
+    return ByteRange{size - n, n};
+  }
+  if (!ParseUint(a, &first)) return std::nullopt;
+  if (b.empty()) {
+    last = size == 0 ? 0 : size - 1;
+  } else if (!ParseUint(b, &last) || last < first) {
+    return std::nullopt;
+  }
+  if (first >= size) {
+    *error = RangeError::kUnsatisfiable;
+    return std::nullopt;
+  }
+  last = std::min(last, size - 1);
+  return ByteRange{first, last - first + 1};
+}
+
+ImageData::ImageData(DataOptions options, MetadataClient& metadata, store::Store& store)
+    : options_(std::move(options)), metadata_(metadata), store_(store) {}
+
+asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& image_id) {
+  const Request& req = call.request;
+  auto content_type = req.FindHeader("Content-Type");
+  if (!content_type || TrimSpaces(*content_type) != "application/octet-stream") {
+    co_return call.Error(415,
+                         "Unsupported Content-Type: image data must be sent as "
+                         "application/octet-stream.");
+  }
+  std::optional<uint64_t> declared_size;
+  if (auto header = req.FindHeader("x-openstack-image-size")) {
+    uint64_t n = 0;
+    if (!ParseUint(TrimSpaces(*header), &n)) {
+      co_return call.Error(400, "x-openstack-image-size must be a non-negative integer.");
+    }
+    declared_size = n;
+  }
+  const uint64_t cap = options_.image_size_cap;
+  if (declared_size.value_or(0) > cap || call.body.content_length().value_or(0) > cap) {
+    co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
+                                  std::to_string(cap) + " bytes.");
+  }
+
+  const std::string upload_id = NewUuid();
+  const std::string url = store_.UrlFor(image_id, upload_id);
+  v1::BeginUploadRequest begin;
+  *begin.mutable_caller() = call.Caller();
+  begin.set_id(image_id);
+  begin.set_upload_id(upload_id);
+  begin.set_object_url(url);
+  begin.set_holder(options_.holder);
+  begin.set_lease_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.upload_lease)));
+  auto lease = co_await metadata_.BeginUpload(call.request_id, begin);
+  if (!lease.ok()) co_return call.Error(lease.status());
+
+  // From here on, every failure must give the image back (queued) and remove the bytes.
+  std::unique_ptr<store::ObjectWriter> writer;
+  auto abandon = [&](Response response) -> asio::awaitable<Response> {
+    if (writer) writer->Abort();
+    v1::AbortUploadRequest abort;
+    abort.set_id(image_id);
+    abort.set_upload_id(upload_id);
+    auto aborted = co_await metadata_.AbortUpload(call.request_id, std::move(abort));
+    if (!aborted.ok()) {
+      // The lease will expire and metadata-svc's sweeper will finish the job.
+      log::Warning("abort upload failed")
+          .RequestId(call.request_id)
+          .Field("image_id", image_id)
+          .Field("error", std::string(aborted.status().message()));
+    }
+    co_return response;
+  };
+
+  auto created = store_.Create(url);
+  if (!created.ok()) co_return co_await abandon(call.Error(created.status()));
+  writer = *std::move(created);
+  auto hasher = store::ImageHasher::Create(options_.os_hash_algo);
+  if (!hasher.ok()) co_return co_await abandon(call.Error(hasher.status()));
+
+  std::vector<char> buffer(options_.chunk_size);
+  uint64_t total = 0;
+  absl::Time renew_at = absl::Now() + options_.upload_lease / 3;
+  for (;;) {
+    auto n = co_await call.body.ReadSome(buffer.data(), buffer.size());
+    if (!n.ok()) {
+      log::Warning("upload interrupted")
+          .RequestId(call.request_id)
+          .Field("image_id", image_id)
+          .Field("bytes", total)
+          .Field("error", std::string(n.status().message()));
+      co_return co_await abandon(call.Error(400, "The upload was interrupted."));
+    }
+    if (*n == 0) break;
+    total += *n;
+    if (total > cap) {
+      co_return co_await abandon(
+          call.Error(413, "Image exceeds the storage quota: the image size cap is " +
+                              std::to_string(cap) + " bytes."));
+    }
+    hasher->Update(buffer.data(), *n);
+    if (absl::Status st = writer->Write(buffer.data(), *n); !st.ok()) {
+      co_return co_await abandon(call.Error(st));
+    }
+    if (absl::Now() >= renew_at) {
+      v1::RenewUploadRequest renew;
+      renew.set_id(image_id);
+      renew.set_upload_id(upload_id);
+      renew.set_lease_seconds(begin.lease_seconds());
+      auto renewed = co_await metadata_.RenewUpload(call.request_id, std::move(renew));
+      if (!renewed.ok()) {
+        co_return co_await abandon(
+            renewed.status().code() == absl::StatusCode::kFailedPrecondition
+                ? call.Error(410, "Image " + image_id +
+                                      " could not be found after upload. The "
+                                      "image may have been deleted during the upload.")
+                : call.Error(renewed.status()));
+      }
+      renew_at = absl::Now() + options_.upload_lease / 3;
+    }
+  }
+  if (declared_size && *declared_size != total) {
+    co_return co_await abandon(
+        call.Error(400, "Image size " + std::to_string(total) +
+                            " does not match the x-openstack-image-size header " +
+                            std::to_string(*declared_size) + "."));
+  }
+  if (absl::Status st = writer->Commit(); !st.ok()) co_return co_await abandon(call.Error(st));
+
+  store::ImageDigests digests = hasher->Finish();
+  v1::CompleteUploadRequest complete;
+  complete.set_id(image_id);
+  complete.set_upload_id(upload_id);
+  complete.set_size(static_cast<int64_t>(digests.size));
+  complete.set_checksum(digests.checksum);
+  complete.set_os_hash_algo(digests.os_hash_algo);
+  complete.set_os_hash_value(digests.os_hash_value);
+  complete.mutable_location()->set_url(url);
+  auto done = co_await metadata_.CompleteUpload(call.request_id, std::move(complete));
+  if (!done.ok()) {
+    if (done.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // The image was deleted, or the lease was lost: the bytes are ours alone to remove.
+      writer.reset();
+      if (absl::Status st = store_.Delete(url); !st.ok()) {
+        log::Error("cannot remove orphaned upload").RequestId(call.request_id).Field("url", url);
+      }
+      co_return co_await abandon(call.Error(410, std::string(done.status().message())));
+    }
+    // Unknown outcome (metadata-svc unreachable): the image may be active and pointing at
+    // these bytes, so they stay; if it is not, the lease expiry reclaims them.
+    log::Error("complete upload failed")
+        .RequestId(call.request_id)
+        .Field("image_id", image_id)
+        .Field("error", std::string(done.status().message()));
+    co_return call.Error(done.status());
+  }
+  log::Info("image uploaded")
+      .RequestId(call.request_id)
+      .Field("image_id", image_id)
+      .Field("bytes", digests.size);
+  co_return NoContent();
+}
+
+asio::awaitable<Response> ImageData::Download(ApiCall& call, const std::string& image_id) {
+  v1::GetImageRequest get;
+  *get.mutable_caller() = call.Caller();
+  get.set_id(image_id);
+  auto image = co_await metadata_.GetImage(call.request_id, std::move(get));
+  if (!image.ok()) co_return call.Error(image.status());
+  if (image->status() == v1::IMAGE_STATUS_DEACTIVATED && !call.identity.is_admin) {
+    co_return call.Error(403,
+                         "The requested image has been deactivated. Image data download "
+                         "is forbidden.");
+  }
+  if (image->locations_size() == 0) co_return NoContent();
+  auto object = store_.Open(image->locations(0).url());
+  if (!object.ok()) {
+    log::Error("image data missing")
+        .RequestId(call.request_id)
+        .Field("image_id", image_id)
+        .Field("error", std::string(object.status().message()));
+    if (object.status().code() == absl::StatusCode::kNotFound) co_return NoContent();
+    co_return call.Error(object.status());
+  }
+  const uint64_t size = object->size();
+  ByteRange range{0, size};
+  bool partial = false;
+  std::optional<std::string_view> range_header = call.request.FindHeader("Range");
+  bool legacy = false;
+  if (!range_header) {
+    range_header = call.request.FindHeader("Content-Range");
+    legacy = range_header.has_value();
+  }
+  if (range_header) {
+    RangeError error;
+    auto parsed = ParseRange(*range_header, legacy, size, &error);
+    if (!parsed) {
+      if (error == RangeError::kMultiple) {
+        co_return call.Error(400, "Multiple ranges are not supported.");
+      }
+      Response r = call.Error(416, "The requested range is not satisfiable.");
+      r.With("Content-Range", "bytes */" + std::to_string(size));
+      co_return r;
+    }
+    range = *parsed;
+    partial = true;
+  }
+  Response r;
+  r.status = partial ? 206 : 200;
+  r.With("Content-Type", "application/octet-stream");
+  if (partial) {
+    r.With("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                std::to_string(range.first + range.length - 1) + "/" +
+                                std::to_string(size));
+  } else if (image->has_checksum()) {
+    r.With("Content-MD5", image->checksum());
+  }
+  r.file = FileBody{*std::move(object), range.first, range.length};
+  co_return r;
+}
+
+}  // namespace gaze::gateway

@@ -1,0 +1,65 @@
+// PUT and GET /v2/images/{id}/file (contract §5.1, §5.2).
+//
+// Upload: the bytes stream from the socket into a temporary object in the store while MD5 and
+// the os_hash are computed in the same pass; nothing is ever buffered whole. The image is
+// held in `saving` by a lease from metadata-svc that is renewed while bytes flow. Only after
+// the object is durable (fsync + rename) does CompleteUpload make the image active; any
+// failure removes the bytes and returns the image to `queued`. If this process dies, the
+// lease expires and metadata-svc's sweeper does both.
+// Download: zero-copy from the store, with Content-Length, Content-MD5 and single ranges.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "api-gateway/http_message.h"
+
+namespace gaze::store {
+class Store;
+}
+
+namespace gaze::gateway {
+
+class MetadataClient;
+struct ApiCall;
+
+struct DataOptions {
+  // Largest image accepted, in bytes (Glance's image_size_cap, default 1 TiB).
+  uint64_t image_size_cap = uint64_t{1} << 40;
+  absl::Duration upload_lease = absl::Seconds(60);
+  std::string os_hash_algo = "sha512";
+  // Names this gateway process as the holder of upload leases (logs only).
+  std::string holder;
+  size_t chunk_size = 1 << 20;
+};
+
+// A byte range [first, first + length) of an object of `size` bytes.
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+};
+
+enum class RangeError { kMalformed, kMultiple, kUnsatisfiable };
+
+// Parses a Range header ("bytes=a-b", "bytes=a-", "bytes=-n") or, when `legacy` is true,
+// a request Content-Range header ("bytes a-b/*"), for an object of `size` bytes.
+std::optional<ByteRange> ParseRange(std::string_view header, bool legacy, uint64_t size,
+                                    RangeError* error);
+
+class ImageData {
+ public:
+  ImageData(DataOptions options, MetadataClient& metadata, store::Store& store);
+
+  boost::asio::awaitable<Response> Upload(ApiCall& call, const std::string& image_id);
+  boost::asio::awaitable<Response> Download(ApiCall& call, const std::string& image_id);
+
+ private:
+  DataOptions options_;
+  MetadataClient& metadata_;
+  store::Store& store_;
+};
+
+}  // namespace gaze::gateway

@@ -1,0 +1,57 @@
+// The Glance JSON representation of images (contract §3.1) and the parsing of
+// POST /v2/images bodies (§3.2). The only place that knows which keys are base attributes,
+// which are read-only or reserved, and how a gaze.metadata.v1.Image looks as JSON.
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "gaze/metadata/v1/metadata.pb.h"
+#include "services/auth/identity.h"
+
+namespace gaze::gateway {
+
+namespace v1 = ::gaze::metadata::v1;
+
+// The formats Glance accepts by default ([image_format] disk_formats / container_formats).
+std::span<const std::string_view> DiskFormats();
+std::span<const std::string_view> ContainerFormats();
+
+std::string_view StatusName(v1::ImageStatus status);
+std::string_view VisibilityName(v1::Visibility visibility);
+// False for anything that is not one of Glance's four visibilities.
+bool ParseVisibility(std::string_view name, v1::Visibility* out);
+bool ParseStatus(std::string_view name, v1::ImageStatus* out);
+
+// "2026-03-01T10:00:00Z"
+std::string FormatTimestamp(int64_t seconds_since_epoch);
+
+// The image as Glance shows it: every base attribute (null when unset), links, and the
+// free-form properties flattened at the top level.
+boost::json::object ImageToJson(const v1::Image& image);
+std::string SerializeImage(const v1::Image& image);
+
+// How a top-level image key may be used by clients.
+enum class KeyClass {
+  kSettable,  // name, visibility, protected, os_hidden, owner, formats, min_*, tags
+  kId,        // settable on create only
+  kReadOnly,  // status, size, checksum, timestamps, ... and the server links
+  kReserved,  // location, deleted, deleted_at, locations; any os_glance* key
+  kExtra,     // a free-form property
+};
+KeyClass ClassifyKey(std::string_view key);
+
+// Checks `value` against the image schema for the settable base attribute `key`
+// (INVALID_ARGUMENT with Glance's wording otherwise) and writes it into `image`.
+absl::Status SetBaseAttribute(std::string_view key, const boost::json::value& value,
+                              v1::Image* image);
+
+// Parses a create body into the image to create. Errors: INVALID_ARGUMENT (400: malformed
+// JSON, schema violations), PERMISSION_DENIED (403: read-only/reserved keys, publicizing or
+// setting another owner without being admin).
+absl::StatusOr<v1::Image> ParseCreateBody(std::string_view body, const auth::Identity& caller);
+
+}  // namespace gaze::gateway

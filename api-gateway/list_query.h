@@ -1,0 +1,35 @@
+// GET /v2/images query parameters (contract §3.4): parsing into a ListImagesRequest, and the
+// `first` / `next` links of the response.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gaze/metadata/v1/metadata.pb.h"
+
+namespace gaze::gateway {
+
+namespace v1 = ::gaze::metadata::v1;
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr int kDefaultPageSize = 25;
+inline constexpr int kMaxPageSize = 1000;
+
+struct ListQuery {
+  v1::ListImagesRequest request;  // the caller fills in request.caller
+  // limit=0: Glance answers with an empty page.
+  bool zero_limit = false;
+};
+
+// INVALID_ARGUMENT (400) for bad values, UNIMPLEMENTED (501) for filters Gaze does not
+// evaluate yet.
+absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query);
+
+// "/v2/images" plus every parameter except marker, percent-encoded.
+std::string FirstLink(const QueryParams& query);
+// The `first` link with marker=<last_id> appended.
+std::string NextLink(const QueryParams& query, const std::string& last_id);
+
+}  // namespace gaze::gateway

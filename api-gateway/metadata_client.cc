@@ -1,0 +1,104 @@
+#include "api-gateway/metadata_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gaze/metadata/v1/metadata.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "services/rpc/status.h"
+
+namespace gaze::gateway {
+namespace {
+
+namespace asio = boost::asio;
+
+template <typename Req, typename Resp>
+struct CallState {
+  grpc::ClientContext context;
+  Req request;
+  Resp response;
+};
+
+// Starts `start(context, request, response, on_done)` — a callback-API method — and suspends
+// the calling coroutine until on_done runs, then resumes it on the coroutine's executor.
+template <typename Resp, typename Req, typename Start>
+asio::awaitable<std::pair<grpc::Status, Resp>> Call(Start start, Req request,
+                                                    std::string_view request_id,
+                                                    absl::Duration timeout) {
+  auto state = std::make_shared<CallState<Req, Resp>>();
+  state->request = std::move(request);
+  state->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!request_id.empty()) {
+    state->context.AddMetadata(rpc::kRequestIdKey, std::string(request_id));
+  }
+  grpc::Status status =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(grpc::Status)>(
+          [state, start](auto handler) {
+            using Handler = decltype(handler);
+            auto shared = std::make_shared<Handler>(std::move(handler));
+            start(&state->context, &state->request, &state->response, [shared](grpc::Status s) {
+              auto executor = asio::get_associated_executor(*shared);
+              asio::post(executor,
+                         [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+            });
+          },
+          asio::use_awaitable);
+  co_return std::pair<grpc::Status, Resp>{std::move(status), std::move(state->response)};
+}
+
+}  // namespace
+
+struct MetadataClient::Stubs {
+  std::unique_ptr<v1::ImageService::Stub> images;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+};
+
+MetadataClient::MetadataClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
+    : stubs_(new Stubs{v1::ImageService::NewStub(channel),
+                       grpc::health::v1::Health::NewStub(channel)}),
+      timeout_(timeout) {}
+
+MetadataClient::~MetadataClient() = default;
+
+#define GAZE_IMAGE_RPC(Method, Req, Resp)                                                \
+  Async<v1::Resp> MetadataClient::Method(std::string_view request_id, v1::Req request) { \
+    auto* stub = stubs_->images.get();                                                   \
+    auto [status, response] = co_await Call<v1::Resp>(                                   \
+        [stub](grpc::ClientContext* c, const v1::Req* q, v1::Resp* r,                    \
+               std::function<void(grpc::Status)> done) {                                 \
+          stub->async()->Method(c, q, r, std::move(done));                               \
+        },                                                                               \
+        std::move(request), request_id, timeout_);                                       \
+    if (!status.ok()) co_return rpc::FromGrpc(status);                                   \
+    co_return std::move(response);                                                       \
+  }
+
+GAZE_IMAGE_RPC(CreateImage, CreateImageRequest, Image)
+GAZE_IMAGE_RPC(GetImage, GetImageRequest, Image)
+GAZE_IMAGE_RPC(ListImages, ListImagesRequest, ListImagesResponse)
+GAZE_IMAGE_RPC(UpdateImage, UpdateImageRequest, Image)
+GAZE_IMAGE_RPC(DeleteImage, DeleteImageRequest, DeleteImageResponse)
+GAZE_IMAGE_RPC(BeginUpload, BeginUploadRequest, BeginUploadResponse)
+GAZE_IMAGE_RPC(RenewUpload, RenewUploadRequest, RenewUploadResponse)
+GAZE_IMAGE_RPC(CompleteUpload, CompleteUploadRequest, Image)
+GAZE_IMAGE_RPC(AbortUpload, AbortUploadRequest, AbortUploadResponse)
+#undef GAZE_IMAGE_RPC
+
+asio::awaitable<bool> MetadataClient::Healthy() {
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  auto* stub = stubs_->health.get();
+  auto [status, response] = co_await Call<HealthCheckResponse>(
+      [stub](grpc::ClientContext* c, const HealthCheckRequest* q, HealthCheckResponse* r,
+             std::function<void(grpc::Status)> done) {
+        stub->async()->Check(c, q, r, std::move(done));
+      },
+      HealthCheckRequest(), "", std::min(timeout_, absl::Seconds(2)));
+  co_return status.ok() && response.status() == HealthCheckResponse::SERVING;
+}
+
+}  // namespace gaze::gateway

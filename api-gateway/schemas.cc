@@ -1,0 +1,113 @@
+#include "api-gateway/schemas.h"
+
+#include <boost/json.hpp>
+
+#include "api-gateway/image_json.h"
+
+namespace gaze::gateway {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kUuidPattern =
+    "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$";
+
+// Glance's base image properties (glance/api/v2/images.py get_base_properties) followed by
+// the custom properties of its shipped etc/schema-image.json, marked "is_base": false.
+constexpr const char* kImageSchemaTemplate = R"json({
+  "name": "image",
+  "properties": {
+    "id": {"type": "string", "description": "An identifier for the image", "pattern": "UUID"},
+    "name": {"type": ["null", "string"], "description": "Descriptive name for the image", "maxLength": 255},
+    "status": {"type": "string", "readOnly": true, "description": "Status of the image",
+               "enum": ["queued", "saving", "active", "killed", "deleted", "uploading", "importing", "pending_delete", "deactivated"]},
+    "visibility": {"type": "string", "description": "Scope of image accessibility", "enum": ["community", "public", "private", "shared"]},
+    "protected": {"type": "boolean", "description": "If true, image will not be deletable."},
+    "os_hidden": {"type": "boolean", "description": "If true, image will not appear in default image list response."},
+    "checksum": {"type": ["null", "string"], "readOnly": true, "description": "md5 hash of image contents.", "maxLength": 32},
+    "os_hash_algo": {"type": ["null", "string"], "readOnly": true, "description": "Algorithm to calculate the os_hash_value", "maxLength": 64},
+    "os_hash_value": {"type": ["null", "string"], "readOnly": true, "description": "Hexdigest of the image contents using the algorithm specified by the os_hash_algo", "maxLength": 128},
+    "owner": {"type": ["null", "string"], "description": "Owner of the image", "maxLength": 255},
+    "size": {"type": ["null", "integer"], "readOnly": true, "description": "Size of image file in bytes"},
+    "virtual_size": {"type": ["null", "integer"], "readOnly": true, "description": "Virtual size of image in bytes"},
+    "container_format": {"type": ["null", "string"], "description": "Format of the container", "enum": []},
+    "disk_format": {"type": ["null", "string"], "description": "Format of the disk", "enum": []},
+    "created_at": {"type": "string", "readOnly": true, "description": "Date and time of image registration"},
+    "updated_at": {"type": "string", "readOnly": true, "description": "Date and time of the last image modification"},
+    "tags": {"type": "array", "description": "List of strings related to the image", "items": {"type": "string", "maxLength": 255}},
+    "direct_url": {"type": "string", "readOnly": true, "description": "URL to access the image file kept in external store"},
+    "min_ram": {"type": "integer", "description": "Amount of ram (in MB) required to boot image."},
+    "min_disk": {"type": "integer", "description": "Amount of disk space (in GB) required to boot image."},
+    "self": {"type": "string", "readOnly": true, "description": "An image self url"},
+    "file": {"type": "string", "readOnly": true, "description": "An image file url"},
+    "stores": {"type": "string", "readOnly": true, "description": "Store in which image data resides.  Only present when the operator has enabled multiple stores.  May be a comma-separated list of store identifiers."},
+    "schema": {"type": "string", "readOnly": true, "description": "An image schema url"},
+    "locations": {"type": "array", "description": "A set of URLs to access the image file kept in external store",
+      "items": {"type": "object", "required": ["url", "metadata"], "properties": {
+        "url": {"type": "string", "maxLength": 255},
+        "metadata": {"type": "object"},
+        "validation_data": {"description": "Values to be used to populate the corresponding image properties. If the image status is not 'queued', values must exactly match those already contained in the image properties.",
+          "type": "object", "writeOnly": true, "additionalProperties": false, "required": ["os_hash_algo", "os_hash_value"],
+          "properties": {"checksum": {"type": "string", "minLength": 32, "maxLength": 32},
+                         "os_hash_algo": {"type": "string", "maxLength": 64},
+                         "os_hash_value": {"type": "string", "maxLength": 128}}}}}},
+    "kernel_id": {"type": ["null", "string"], "pattern": "UUID", "is_base": false,
+                  "description": "ID of image stored in Glance that should be used as the kernel when booting an AMI-style image."},
+    "ramdisk_id": {"type": ["null", "string"], "pattern": "UUID", "is_base": false,
+                   "description": "ID of image stored in Glance that should be used as the ramdisk when booting an AMI-style image."},
+    "instance_uuid": {"type": "string", "is_base": false, "description": "Metadata which can be used to record which instance this image is associated with. (Informational only, does not create an instance snapshot.)"},
+    "architecture": {"type": "string", "is_base": false, "description": "Operating system architecture as specified in https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html"},
+    "os_distro": {"type": "string", "is_base": false, "description": "Common name of operating system distribution as specified in https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html"},
+    "os_version": {"type": "string", "is_base": false, "description": "Operating system version as specified by the distributor."},
+    "description": {"type": "string", "is_base": false, "description": "A human-readable string describing this image."}
+  },
+  "additionalProperties": {"type": "string"},
+  "links": [{"rel": "self", "href": "{self}"}, {"rel": "enclosure", "href": "{file}"}, {"rel": "describedby", "href": "{schema}"}]
+})json";
+
+json::object BuildImageSchema() {
+  json::object schema = json::parse(kImageSchemaTemplate).as_object();
+  json::object& props = schema["properties"].as_object();
+  for (const char* key : {"id", "kernel_id", "ramdisk_id"}) {
+    props[key].as_object()["pattern"] = kUuidPattern;
+  }
+  // nova picks its default disk format from this enum, so null comes first, then the
+  // formats in configuration order.
+  auto fill = [&](const char* key, std::span<const std::string_view> formats) {
+    json::array values{nullptr};
+    for (std::string_view f : formats) values.emplace_back(json::string_view(f.data(), f.size()));
+    props[key].as_object()["enum"] = std::move(values);
+  };
+  fill("disk_format", DiskFormats());
+  fill("container_format", ContainerFormats());
+  return schema;
+}
+
+}  // namespace
+
+const std::string& ImageSchemaJson() {
+  static const std::string* schema = new std::string(json::serialize(BuildImageSchema()));
+  return *schema;
+}
+
+const std::string& ImagesSchemaJson() {
+  static const std::string* schema = [] {
+    json::object images;
+    images["name"] = "images";
+    images["properties"] = json::object{
+        {"images", json::object{{"type", "array"}, {"items", BuildImageSchema()}}},
+        {"first", json::object{{"type", "string"}}},
+        {"next", json::object{{"type", "string"}}},
+        {"schema", json::object{{"type", "string"}}},
+    };
+    images["links"] = json::array{
+        json::object{{"rel", "first"}, {"href", "{first}"}},
+        json::object{{"rel", "next"}, {"href", "{next}"}},
+        json::object{{"rel", "describedby"}, {"href", "{schema}"}},
+    };
+    return new std::string(json::serialize(images));
+  }();
+  return *schema;
+}
+
+}  // namespace gaze::gateway

@@ -172,7 +172,7 @@ asio::awaitable<Response> GlanceApi::CreateImage(ApiCall& call) {
   v1::CreateImageRequest req;
   *req.mutable_caller() = call.Caller();
   *req.mutable_image() = *std::move(image);
-  auto created = co_await metadata_.CreateImage(call.request_id, std::move(req));
+  auto created = co_await metadata_.CreateImage(call.request_id, req);
   if (!created.ok()) co_return call.Error(created.status());
   log::Info("image created").RequestId(call.request_id).Field("image_id", created->id());
   Response r = JsonResponse(201, SerializeImage(*created));
@@ -189,7 +189,7 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
   bool page_full = false;
   if (!query->zero_limit) {
     *query->request.mutable_caller() = call.Caller();
-    auto page = co_await metadata_.ListImages(call.request_id, std::move(query->request));
+    auto page = co_await metadata_.ListImages(call.request_id, query->request);
     if (!page.ok()) co_return call.Error(page.status());
     images.reserve(static_cast<size_t>(page->images_size()));
     for (const v1::Image& image : page->images()) images.emplace_back(ImageToJson(image));
@@ -207,7 +207,7 @@ asio::awaitable<Response> GlanceApi::ShowImage(ApiCall& call, const std::string&
   v1::GetImageRequest req;
   *req.mutable_caller() = call.Caller();
   req.set_id(id);
-  auto image = co_await metadata_.GetImage(call.request_id, std::move(req));
+  auto image = co_await metadata_.GetImage(call.request_id, req);
   if (!image.ok()) co_return call.Error(image.status());
   co_return JsonResponse(200, SerializeImage(*image));
 }
@@ -229,12 +229,12 @@ asio::awaitable<Response> GlanceApi::PatchImage(ApiCall& call, const std::string
     v1::GetImageRequest get;
     *get.mutable_caller() = call.Caller();
     get.set_id(id);
-    auto current = co_await metadata_.GetImage(call.request_id, std::move(get));
+    auto current = co_await metadata_.GetImage(call.request_id, get);
     if (!current.ok()) co_return call.Error(current.status());
     auto update = PlanPatch(*dialect, *body, *current, call.identity);
     if (!update.ok()) co_return call.Error(update.status());
     *update->mutable_caller() = call.Caller();
-    auto updated = co_await metadata_.UpdateImage(call.request_id, *std::move(update));
+    auto updated = co_await metadata_.UpdateImage(call.request_id, *update);
     if (updated.ok()) {
       log::Info("image updated").RequestId(call.request_id).Field("image_id", id);
       co_return JsonResponse(200, SerializeImage(*updated));
@@ -250,7 +250,7 @@ asio::awaitable<Response> GlanceApi::DeleteImage(ApiCall& call, const std::strin
   v1::DeleteImageRequest req;
   *req.mutable_caller() = call.Caller();
   req.set_id(id);
-  auto deleted = co_await metadata_.DeleteImage(call.request_id, std::move(req));
+  auto deleted = co_await metadata_.DeleteImage(call.request_id, req);
   if (!deleted.ok()) co_return call.Error(deleted.status());
   log::Info("image deleted")
       .RequestId(call.request_id)

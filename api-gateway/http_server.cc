@@ -72,11 +72,11 @@ class BeastBody final : public RequestBody {
       if (expect_continue_) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
         stream_.expires_after(ToSteady(idle_timeout_));
-        auto [ec, n] = co_await http::async_write(stream_, cont, kNoThrow);
+        auto result_ec = co_await http::async_write(stream_, cont, kNoThrow);
+        auto ec = std::get<0>(result_ec);
         if (ec) co_return absl::UnavailableError("client went away: " + ec.message());
       }
       body_.emplace(std::move(header_));
-      body_->body_limit(boost::none);  // handlers enforce their own limits
     }
     for (;;) {
       if (body_->is_done()) co_return size_t{0};
@@ -84,7 +84,8 @@ class BeastBody final : public RequestBody {
       b.data = buf;
       b.size = size;
       stream_.expires_after(ToSteady(idle_timeout_));
-      auto [ec, n] = co_await http::async_read_some(stream_, buffer_, *body_, kNoThrow);
+      auto result_ec = co_await http::async_read_some(stream_, buffer_, *body_, kNoThrow);
+      auto ec = std::get<0>(result_ec);
       if (ec && ec != http::error::need_buffer) {
         co_return absl::UnavailableError("reading the request body: " + ec.message());
       }
@@ -183,7 +184,10 @@ void HttpServer::Drain(absl::Duration timeout) {
 
 asio::awaitable<void> HttpServer::Impl::Accept() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kNoThrow);
+    auto strand = asio::make_strand(ioc);
+    auto result_ec = co_await acceptor.async_accept(strand, kNoThrow);
+    auto ec = std::get<0>(result_ec);
+    auto socket = std::get<1>(std::move(result_ec));
     if (ec) {
       if (draining.load() || ec == asio::error::operation_aborted) co_return;
       log::Warning("accept failed").Field("error", ec.message());
@@ -207,8 +211,12 @@ asio::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(options.header_limit);
+    // Bodies are read on demand by the handlers, which enforce their own limits (the JSON
+    // limit, the image size cap); Beast would otherwise refuse a large Content-Length here.
+    parser.body_limit(boost::none);
     stream.expires_after(ToSteady(options.idle_timeout));
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    auto result_ec = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+    auto ec = std::get<0>(result_ec);
     if (ec) {
       // Beast's parse errors share one category; the connection simply closing does not
       // deserve an answer.
@@ -283,7 +291,8 @@ asio::awaitable<bool> HttpServer::Impl::Write(beast::tcp_stream& stream, Respons
     fill(head);
     head.content_length(response.file->length);
     http::response_serializer<http::empty_body> serializer(head);
-    auto [ec, n] = co_await http::async_write_header(stream, serializer, kNoThrow);
+    auto result_ec = co_await http::async_write_header(stream, serializer, kNoThrow);
+    auto ec = std::get<0>(result_ec);
     if (ec) co_return false;
     co_return co_await SendFile(stream, *response.file);
   }
@@ -291,7 +300,8 @@ asio::awaitable<bool> HttpServer::Impl::Write(beast::tcp_stream& stream, Respons
   fill(msg);
   msg.body() = std::move(response.body);
   if (response.status != 204 && response.status != 304) msg.prepare_payload();
-  auto [ec, n] = co_await http::async_write(stream, msg, kNoThrow);
+  auto result_ec = co_await http::async_write(stream, msg, kNoThrow);
+  auto ec = std::get<0>(result_ec);
   co_return !ec;
 }
 
@@ -319,7 +329,8 @@ asio::awaitable<bool> HttpServer::Impl::SendFile(beast::tcp_stream& stream, File
       timer.async_wait([&socket, done](boost::system::error_code timer_ec) {
         if (!timer_ec && !*done) socket.cancel();
       });
-      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_write, kNoThrow);
+      auto wait_ec_result = co_await socket.async_wait(tcp::socket::wait_write, kNoThrow);
+      auto wait_ec = std::get<0>(wait_ec_result);
       *done = true;
       timer.cancel();
       if (wait_ec) co_return false;

@@ -119,12 +119,12 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
 
   // From here on, every failure must give the image back (queued) and remove the bytes.
   std::unique_ptr<store::ObjectWriter> writer;
-  auto abandon = [&](Response response) -> asio::awaitable<Response> {
+  auto abandon = [&]() -> asio::awaitable<void> {
     if (writer) writer->Abort();
     v1::AbortUploadRequest abort;
     abort.set_id(image_id);
     abort.set_upload_id(upload_id);
-    auto aborted = co_await metadata_.AbortUpload(call.request_id, std::move(abort));
+    auto aborted = co_await metadata_.AbortUpload(call.request_id, abort);
     if (!aborted.ok()) {
       // The lease will expire and metadata-svc's sweeper will finish the job.
       log::Warning("abort upload failed")
@@ -132,14 +132,19 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
           .Field("image_id", image_id)
           .Field("error", std::string(aborted.status().message()));
     }
-    co_return response;
   };
 
   auto created = store_.Create(url);
-  if (!created.ok()) co_return co_await abandon(call.Error(created.status()));
+  if (!created.ok()) {
+    co_await abandon();
+    co_return call.Error(created.status());
+  }
   writer = *std::move(created);
   auto hasher = store::ImageHasher::Create(options_.os_hash_algo);
-  if (!hasher.ok()) co_return co_await abandon(call.Error(hasher.status()));
+  if (!hasher.ok()) {
+    co_await abandon();
+    co_return call.Error(hasher.status());
+  }
 
   std::vector<char> buffer(options_.chunk_size);
   uint64_t total = 0;
@@ -152,43 +157,48 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
           .Field("image_id", image_id)
           .Field("bytes", total)
           .Field("error", std::string(n.status().message()));
-      co_return co_await abandon(call.Error(400, "The upload was interrupted."));
+      co_await abandon();
+      co_return call.Error(400, "The upload was interrupted.");
     }
     if (*n == 0) break;
     total += *n;
     if (total > cap) {
-      co_return co_await abandon(
-          call.Error(413, "Image exceeds the storage quota: the image size cap is " +
-                              std::to_string(cap) + " bytes."));
+      co_await abandon();
+      co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
+                                    std::to_string(cap) + " bytes.");
     }
     hasher->Update(buffer.data(), *n);
     if (absl::Status st = writer->Write(buffer.data(), *n); !st.ok()) {
-      co_return co_await abandon(call.Error(st));
+      co_await abandon();
+      co_return call.Error(st);
     }
     if (absl::Now() >= renew_at) {
       v1::RenewUploadRequest renew;
       renew.set_id(image_id);
       renew.set_upload_id(upload_id);
       renew.set_lease_seconds(begin.lease_seconds());
-      auto renewed = co_await metadata_.RenewUpload(call.request_id, std::move(renew));
+      auto renewed = co_await metadata_.RenewUpload(call.request_id, renew);
       if (!renewed.ok()) {
-        co_return co_await abandon(
-            renewed.status().code() == absl::StatusCode::kFailedPrecondition
-                ? call.Error(410, "Image " + image_id +
-                                      " could not be found after upload. The "
-                                      "image may have been deleted during the upload.")
-                : call.Error(renewed.status()));
+        co_await abandon();
+        co_return renewed.status().code() == absl::StatusCode::kFailedPrecondition
+            ? call.Error(410, "Image " + image_id +
+                                  " could not be found after upload. The image may "
+                                  "have been deleted during the upload.")
+            : call.Error(renewed.status());
       }
       renew_at = absl::Now() + options_.upload_lease / 3;
     }
   }
   if (declared_size && *declared_size != total) {
-    co_return co_await abandon(
-        call.Error(400, "Image size " + std::to_string(total) +
-                            " does not match the x-openstack-image-size header " +
-                            std::to_string(*declared_size) + "."));
+    co_await abandon();
+    co_return call.Error(400, "Image size " + std::to_string(total) +
+                                  " does not match the x-openstack-image-size header " +
+                                  std::to_string(*declared_size) + ".");
   }
-  if (absl::Status st = writer->Commit(); !st.ok()) co_return co_await abandon(call.Error(st));
+  if (absl::Status st = writer->Commit(); !st.ok()) {
+    co_await abandon();
+    co_return call.Error(st);
+  }
 
   store::ImageDigests digests = hasher->Finish();
   v1::CompleteUploadRequest complete;
@@ -199,7 +209,7 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
   complete.set_os_hash_algo(digests.os_hash_algo);
   complete.set_os_hash_value(digests.os_hash_value);
   complete.mutable_location()->set_url(url);
-  auto done = co_await metadata_.CompleteUpload(call.request_id, std::move(complete));
+  auto done = co_await metadata_.CompleteUpload(call.request_id, complete);
   if (!done.ok()) {
     if (done.status().code() == absl::StatusCode::kFailedPrecondition) {
       // The image was deleted, or the lease was lost: the bytes are ours alone to remove.
@@ -207,7 +217,8 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
       if (absl::Status st = store_.Delete(url); !st.ok()) {
         log::Error("cannot remove orphaned upload").RequestId(call.request_id).Field("url", url);
       }
-      co_return co_await abandon(call.Error(410, std::string(done.status().message())));
+      co_await abandon();
+      co_return call.Error(410, std::string(done.status().message()));
     }
     // Unknown outcome (metadata-svc unreachable): the image may be active and pointing at
     // these bytes, so they stay; if it is not, the lease expiry reclaims them.
@@ -228,7 +239,7 @@ asio::awaitable<Response> ImageData::Download(ApiCall& call, const std::string& 
   v1::GetImageRequest get;
   *get.mutable_caller() = call.Caller();
   get.set_id(image_id);
-  auto image = co_await metadata_.GetImage(call.request_id, std::move(get));
+  auto image = co_await metadata_.GetImage(call.request_id, get);
   if (!image.ok()) co_return call.Error(image.status());
   if (image->status() == v1::IMAGE_STATUS_DEACTIVATED && !call.identity.is_admin) {
     co_return call.Error(403,

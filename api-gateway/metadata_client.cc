@@ -25,29 +25,39 @@ struct CallState {
 
 // Starts `start(context, request, response, on_done)` — a callback-API method — and suspends
 // the calling coroutine until on_done runs, then resumes it on the coroutine's executor.
+//
+// GCC 12 destroys the temporaries of a co_await full-expression twice, so the initiation is
+// a named object that captures only raw pointers, and the awaited operation is named too.
 template <typename Resp, typename Req, typename Start>
-asio::awaitable<std::pair<grpc::Status, Resp>> Call(Start start, Req request,
+asio::awaitable<std::pair<grpc::Status, Resp>> Call(Start start, const Req& request,
                                                     std::string_view request_id,
                                                     absl::Duration timeout) {
-  auto state = std::make_shared<CallState<Req, Resp>>();
-  state->request = std::move(request);
+  using State = CallState<Req, Resp>;
+  auto state = std::make_shared<State>();
+  state->request = request;
   state->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   if (!request_id.empty()) {
     state->context.AddMetadata(rpc::kRequestIdKey, std::string(request_id));
   }
-  grpc::Status status =
-      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(grpc::Status)>(
-          [state, start](auto handler) {
-            using Handler = decltype(handler);
-            auto shared = std::make_shared<Handler>(std::move(handler));
-            start(&state->context, &state->request, &state->response, [shared](grpc::Status s) {
-              auto executor = asio::get_associated_executor(*shared);
-              asio::post(executor,
-                         [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-            });
-          },
-          asio::use_awaitable);
-  co_return std::pair<grpc::Status, Resp>{std::move(status), std::move(state->response)};
+  std::shared_ptr<State>* state_ptr = &state;
+  Start* start_ptr = &start;
+  auto initiation = [state_ptr, start_ptr](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    // The callback owns the call state too: it must outlive the call even if the awaiting
+    // coroutine is destroyed first (e.g. at shutdown).
+    std::shared_ptr<State> keep = *state_ptr;
+    State* raw = keep.get();
+    (*start_ptr)(&raw->context, &raw->request, &raw->response,
+                 [shared, keep = std::move(keep)](grpc::Status s) {
+                   auto executor = asio::get_associated_executor(*shared);
+                   asio::post(executor,
+                              [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+                 });
+  };
+  auto operation = asio::async_initiate<const asio::use_awaitable_t<>&, void(grpc::Status)>(
+      std::move(initiation), asio::use_awaitable);
+  grpc::Status status = co_await std::move(operation);
+  co_return std::pair<grpc::Status, Resp>(std::move(status), std::move(state->response));
 }
 
 }  // namespace
@@ -64,17 +74,17 @@ MetadataClient::MetadataClient(std::shared_ptr<grpc::Channel> channel, absl::Dur
 
 MetadataClient::~MetadataClient() = default;
 
-#define GAZE_IMAGE_RPC(Method, Req, Resp)                                                \
-  Async<v1::Resp> MetadataClient::Method(std::string_view request_id, v1::Req request) { \
-    auto* stub = stubs_->images.get();                                                   \
-    auto [status, response] = co_await Call<v1::Resp>(                                   \
-        [stub](grpc::ClientContext* c, const v1::Req* q, v1::Resp* r,                    \
-               std::function<void(grpc::Status)> done) {                                 \
-          stub->async()->Method(c, q, r, std::move(done));                               \
-        },                                                                               \
-        std::move(request), request_id, timeout_);                                       \
-    if (!status.ok()) co_return rpc::FromGrpc(status);                                   \
-    co_return std::move(response);                                                       \
+#define GAZE_IMAGE_RPC(Method, Req, Resp)                                                       \
+  Async<v1::Resp> MetadataClient::Method(std::string_view request_id, const v1::Req& request) { \
+    auto* stub = stubs_->images.get();                                                          \
+    auto result = co_await Call<v1::Resp>(                                                      \
+        [stub](grpc::ClientContext* c, const v1::Req* q, v1::Resp* r,                           \
+               std::function<void(grpc::Status)> done) {                                        \
+          stub->async()->Method(c, q, r, std::move(done));                                      \
+        },                                                                                      \
+        request, request_id, timeout_);                                                         \
+    if (!result.first.ok()) co_return rpc::FromGrpc(result.first);                              \
+    co_return std::move(result.second);                                                         \
   }
 
 GAZE_IMAGE_RPC(CreateImage, CreateImageRequest, Image)
@@ -92,13 +102,14 @@ asio::awaitable<bool> MetadataClient::Healthy() {
   using grpc::health::v1::HealthCheckRequest;
   using grpc::health::v1::HealthCheckResponse;
   auto* stub = stubs_->health.get();
-  auto [status, response] = co_await Call<HealthCheckResponse>(
+  HealthCheckRequest request;
+  auto result = co_await Call<HealthCheckResponse>(
       [stub](grpc::ClientContext* c, const HealthCheckRequest* q, HealthCheckResponse* r,
              std::function<void(grpc::Status)> done) {
         stub->async()->Check(c, q, r, std::move(done));
       },
-      HealthCheckRequest(), "", std::min(timeout_, absl::Seconds(2)));
-  co_return status.ok() && response.status() == HealthCheckResponse::SERVING;
+      request, "", std::min(timeout_, absl::Seconds(2)));
+  co_return result.first.ok() && result.second.status() == HealthCheckResponse::SERVING;
 }
 
 }  // namespace gaze::gateway

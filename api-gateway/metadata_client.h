@@ -1,6 +1,10 @@
 // Asynchronous client of metadata-svc for the gateway's coroutines. Each call is a gRPC
 // callback-API call whose completion resumes the awaiting coroutine on its own executor, so
 // an I/O thread never blocks on metadata-svc.
+//
+// Requests are taken by reference: callers co_await at once, so the request outlives the
+// call, and no temporary appears in the co_await expression (GCC 12 destroys such
+// temporaries twice, see docs/decisions.md).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -28,20 +32,21 @@ class MetadataClient {
   ~MetadataClient();
 
   // Every call sends `request_id` as x-openstack-request-id metadata.
-  Async<v1::Image> CreateImage(std::string_view request_id, v1::CreateImageRequest request);
-  Async<v1::Image> GetImage(std::string_view request_id, v1::GetImageRequest request);
+  Async<v1::Image> CreateImage(std::string_view request_id, const v1::CreateImageRequest& request);
+  Async<v1::Image> GetImage(std::string_view request_id, const v1::GetImageRequest& request);
   Async<v1::ListImagesResponse> ListImages(std::string_view request_id,
-                                           v1::ListImagesRequest request);
-  Async<v1::Image> UpdateImage(std::string_view request_id, v1::UpdateImageRequest request);
+                                           const v1::ListImagesRequest& request);
+  Async<v1::Image> UpdateImage(std::string_view request_id, const v1::UpdateImageRequest& request);
   Async<v1::DeleteImageResponse> DeleteImage(std::string_view request_id,
-                                             v1::DeleteImageRequest request);
+                                             const v1::DeleteImageRequest& request);
   Async<v1::BeginUploadResponse> BeginUpload(std::string_view request_id,
-                                             v1::BeginUploadRequest request);
+                                             const v1::BeginUploadRequest& request);
   Async<v1::RenewUploadResponse> RenewUpload(std::string_view request_id,
-                                             v1::RenewUploadRequest request);
-  Async<v1::Image> CompleteUpload(std::string_view request_id, v1::CompleteUploadRequest request);
+                                             const v1::RenewUploadRequest& request);
+  Async<v1::Image> CompleteUpload(std::string_view request_id,
+                                  const v1::CompleteUploadRequest& request);
   Async<v1::AbortUploadResponse> AbortUpload(std::string_view request_id,
-                                             v1::AbortUploadRequest request);
+                                             const v1::AbortUploadRequest& request);
   // True when metadata-svc reports SERVING on the gRPC health protocol.
   boost::asio::awaitable<bool> Healthy();
 

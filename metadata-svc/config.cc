@@ -1,0 +1,123 @@
+// metadata-svc flags and their validation.
+#include "metadata-svc/config.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/flags.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1", "Address the gRPC server binds to.");
+ABSL_FLAG(int, grpc_port, 9191, "gRPC port; 0 picks an ephemeral port (logged as \"listening\").");
+ABSL_FLAG(std::string, pg_dsn, "postgresql://gaze:gaze@127.0.0.1:55432/gaze",
+          "PostgreSQL connection string (URI or key=value form).");
+ABSL_FLAG(int, pg_pool_size, 8, "PostgreSQL connections in the pool used by the RPC handlers.");
+ABSL_FLAG(int, pg_connect_timeout_seconds, 30,
+          "How long start-up keeps retrying an unreachable PostgreSQL before exiting 1.");
+ABSL_FLAG(int, pg_acquire_timeout_ms, 5000,
+          "How long a call waits for a free pooled connection before failing UNAVAILABLE.");
+ABSL_FLAG(std::string, amqp_url, "amqp://guest:guest@127.0.0.1:5682/",
+          "RabbitMQ URL the outbox relay publishes task messages to.");
+ABSL_FLAG(std::string, task_queue, "gaze.tasks", "RabbitMQ queue for task messages.");
+ABSL_FLAG(int, relay_batch, 100, "Outbox rows published per transaction and confirm round.");
+ABSL_FLAG(int, sweep_interval_ms, 1000, "Period of the expired-upload sweeper.");
+ABSL_FLAG(int, list_limit_default, 25, "ListImages page size when the request gives none.");
+ABSL_FLAG(int, list_limit_max, 1000, "Largest ListImages page; larger requests are clamped.");
+ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error.");
+ABSL_FLAG(std::string, probe_target, "",
+          "`probe` checks this host:port instead of 127.0.0.1:<grpc_port>.");
+
+namespace gaze::metadata {
+namespace {
+
+constexpr char kUsage[] =
+    "metadata-svc [serve|migrate|probe] [--flag=value ...]\n"
+    "  serve    migrate the schema, then serve gRPC until SIGTERM (default)\n"
+    "  migrate  apply the schema migrations and exit\n"
+    "  probe    exit 0 iff the local server reports SERVING (gRPC health)";
+
+absl::Status AtLeast(const char* flag, int value, int minimum) {
+  if (value >= minimum) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", value, ": must be at least ", minimum));
+}
+
+absl::Status NotEmpty(const char* flag, const std::string& value) {
+  if (!value.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " must not be empty"));
+}
+
+}  // namespace
+
+absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positional) {
+  Config c;
+  if (positional.size() > 1) {
+    return absl::InvalidArgumentError("expected at most one command (serve, migrate, probe)");
+  }
+  std::string command = positional.empty() ? "serve" : positional[0];
+  if (command == "serve") {
+    c.command = Command::kServe;
+  } else if (command == "migrate") {
+    c.command = Command::kMigrate;
+  } else if (command == "probe") {
+    c.command = Command::kProbe;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command \"", command, "\" (expected serve, migrate or probe)"));
+  }
+  c.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  c.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  c.pg_dsn = absl::GetFlag(FLAGS_pg_dsn);
+  c.pg_pool_size = absl::GetFlag(FLAGS_pg_pool_size);
+  c.pg_connect_timeout_seconds = absl::GetFlag(FLAGS_pg_connect_timeout_seconds);
+  c.pg_acquire_timeout_ms = absl::GetFlag(FLAGS_pg_acquire_timeout_ms);
+  c.amqp_url = absl::GetFlag(FLAGS_amqp_url);
+  c.task_queue = absl::GetFlag(FLAGS_task_queue);
+  c.relay_batch = absl::GetFlag(FLAGS_relay_batch);
+  c.sweep_interval_ms = absl::GetFlag(FLAGS_sweep_interval_ms);
+  c.list_limit_default = absl::GetFlag(FLAGS_list_limit_default);
+  c.list_limit_max = absl::GetFlag(FLAGS_list_limit_max);
+  c.probe_target = absl::GetFlag(FLAGS_probe_target);
+  std::string level = absl::GetFlag(FLAGS_log_level);
+  if (!log::ParseLevel(level, &c.log_level)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log_level=", level, ": expected debug, info, warning or error"));
+  }
+
+  for (absl::Status s : {
+           NotEmpty("grpc_listen", c.grpc_listen),
+           AtLeast("grpc_port", c.grpc_port, 0),
+           NotEmpty("pg_dsn", c.pg_dsn),
+           AtLeast("pg_pool_size", c.pg_pool_size, 1),
+           AtLeast("pg_connect_timeout_seconds", c.pg_connect_timeout_seconds, 0),
+           AtLeast("pg_acquire_timeout_ms", c.pg_acquire_timeout_ms, 1),
+           NotEmpty("amqp_url", c.amqp_url),
+           NotEmpty("task_queue", c.task_queue),
+           AtLeast("relay_batch", c.relay_batch, 1),
+           AtLeast("sweep_interval_ms", c.sweep_interval_ms, 1),
+           AtLeast("list_limit_default", c.list_limit_default, 1),
+           AtLeast("list_limit_max", c.list_limit_max, 1),
+       }) {
+    if (!s.ok()) return s;
+  }
+  if (c.grpc_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc_port=", c.grpc_port, ": must be at most 65535"));
+  }
+  if (c.list_limit_default > c.list_limit_max) {
+    return absl::InvalidArgumentError(absl::StrCat("--list_limit_default=", c.list_limit_default,
+                                                   " exceeds --list_limit_max=", c.list_limit_max));
+  }
+  if (c.probe_target.empty()) c.probe_target = absl::StrCat("127.0.0.1:", c.grpc_port);
+  return c;
+}
+
+Config LoadConfig(int argc, char** argv) {
+  std::vector<std::string> positional = ParseFlagsWithEnv(argc, argv, kUsage);
+  auto config = ConfigFromFlags(positional);
+  if (!config.ok()) {
+    absl::string_view msg = config.status().message();
+    ConfigError(std::string_view(msg.data(), msg.size()));
+  }
+  return *config;
+}
+
+}  // namespace gaze::metadata

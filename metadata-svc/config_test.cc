@@ -1,0 +1,61 @@
+#include "metadata-svc/config.h"
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "gtest/gtest.h"
+
+ABSL_DECLARE_FLAG(int, pg_pool_size);
+ABSL_DECLARE_FLAG(int, grpc_port);
+ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(int, list_limit_default);
+
+namespace gaze::metadata {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+  absl::FlagSaver saver_;  // every test starts from the defaults
+};
+
+TEST_F(ConfigTest, DefaultsAreValid) {
+  auto c = ConfigFromFlags({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->command, Command::kServe);
+  EXPECT_EQ(c->grpc_port, 9191);
+  EXPECT_EQ(c->pg_pool_size, 8);
+  EXPECT_EQ(c->probe_target, "127.0.0.1:9191");
+  EXPECT_EQ(c->log_level, log::Level::kInfo);
+}
+
+TEST_F(ConfigTest, Commands) {
+  EXPECT_EQ(ConfigFromFlags({"migrate"})->command, Command::kMigrate);
+  EXPECT_EQ(ConfigFromFlags({"probe"})->command, Command::kProbe);
+  EXPECT_FALSE(ConfigFromFlags({"dance"}).ok());
+  EXPECT_FALSE(ConfigFromFlags({"serve", "migrate"}).ok());
+}
+
+TEST_F(ConfigTest, RejectsInvalidValues) {
+  absl::SetFlag(&FLAGS_pg_pool_size, 0);
+  auto c = ConfigFromFlags({});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(), "--pg_pool_size=0: must be at least 1");
+  absl::SetFlag(&FLAGS_pg_pool_size, 8);
+
+  absl::SetFlag(&FLAGS_log_level, "loud");
+  EXPECT_FALSE(ConfigFromFlags({}).ok());
+  absl::SetFlag(&FLAGS_log_level, "debug");
+  EXPECT_TRUE(ConfigFromFlags({}).ok());
+
+  absl::SetFlag(&FLAGS_grpc_port, 70000);
+  EXPECT_FALSE(ConfigFromFlags({}).ok());
+  absl::SetFlag(&FLAGS_grpc_port, -1);
+  EXPECT_FALSE(ConfigFromFlags({}).ok());
+  absl::SetFlag(&FLAGS_grpc_port, 0);
+  EXPECT_EQ(ConfigFromFlags({})->probe_target, "127.0.0.1:0");
+
+  absl::SetFlag(&FLAGS_list_limit_default, 5000);
+  EXPECT_FALSE(ConfigFromFlags({}).ok());
+}
+
+}  // namespace
+}  // namespace gaze::metadata

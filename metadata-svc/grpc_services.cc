@@ -1,0 +1,226 @@
+// ImageService / TaskService handlers (see grpc_services.h). Handlers run on gRPC's sync
+// thread pool and block on a pooled database connection.
+#include "metadata-svc/grpc_services.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "gaze/metadata/v1/metadata.grpc.pb.h"
+#include "metadata-svc/enums.h"
+#include "services/common/log.h"
+#include "services/rpc/status.h"
+
+namespace gaze::metadata {
+namespace {
+
+std::string RequestIdOf(const grpc::ServerContext& ctx) {
+  auto it = ctx.client_metadata().find(rpc::kRequestIdKey);
+  if (it == ctx.client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// Codes that mean the service, not the caller, has a problem.
+bool IsServerError(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kDeadlineExceeded:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One call: its method name, request id and the id of the object it is about.
+class Rpc {
+ public:
+  Rpc(const grpc::ServerContext* ctx, const char* method, std::string subject)
+      : method_(method), request_id_(RequestIdOf(*ctx)), subject_(std::move(subject)) {}
+
+  const std::string& request_id() const { return request_id_; }
+
+  grpc::Status Fail(const absl::Status& status) const {
+    absl::string_view msg = status.message();
+    auto line =
+        IsServerError(status.code()) ? log::Error("rpc failed") : log::Warning("rpc failed");
+    line.RequestId(request_id_)
+        .Field("method", method_)
+        .Field("id", subject_)
+        .Field("code", absl::StatusCodeToString(status.code()))
+        .Field("error", std::string_view(msg.data(), msg.size()));
+    return rpc::ToGrpc(status);
+  }
+
+ private:
+  const char* method_;
+  std::string request_id_;
+  std::string subject_;
+};
+
+class ImageServiceImpl final : public v1::ImageService::Service {
+ public:
+  explicit ImageServiceImpl(ImageRepository& images) : images_(images) {}
+
+  grpc::Status CreateImage(grpc::ServerContext* ctx, const v1::CreateImageRequest* req,
+                           v1::Image* resp) override {
+    Rpc rpc(ctx, "CreateImage", req->image().id());
+    auto r = images_.CreateImage(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("image created")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->id())
+        .Field("owner", resp->owner())
+        .Field("visibility", VisibilityName(resp->visibility()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetImage(grpc::ServerContext* ctx, const v1::GetImageRequest* req,
+                        v1::Image* resp) override {
+    Rpc rpc(ctx, "GetImage", req->id());
+    auto r = images_.GetImage(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListImages(grpc::ServerContext* ctx, const v1::ListImagesRequest* req,
+                          v1::ListImagesResponse* resp) override {
+    Rpc rpc(ctx, "ListImages", req->marker());
+    auto r = images_.ListImages(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UpdateImage(grpc::ServerContext* ctx, const v1::UpdateImageRequest* req,
+                           v1::Image* resp) override {
+    Rpc rpc(ctx, "UpdateImage", req->id());
+    auto r = images_.UpdateImage(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("image updated")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->id())
+        .Field("version", resp->version());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DeleteImage(grpc::ServerContext* ctx, const v1::DeleteImageRequest* req,
+                           v1::DeleteImageResponse* resp) override {
+    Rpc rpc(ctx, "DeleteImage", req->id());
+    auto r = images_.DeleteImage(*req, rpc.request_id());
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("image deleted")
+        .RequestId(rpc.request_id())
+        .Field("image_id", req->id())
+        .Field("task_id", resp->task_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status BeginUpload(grpc::ServerContext* ctx, const v1::BeginUploadRequest* req,
+                           v1::BeginUploadResponse* resp) override {
+    Rpc rpc(ctx, "BeginUpload", req->id());
+    auto r = images_.BeginUpload(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("upload started")
+        .RequestId(rpc.request_id())
+        .Field("image_id", req->id())
+        .Field("upload_id", req->upload_id())
+        .Field("holder", req->holder())
+        .Field("lease_seconds", req->lease_seconds());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RenewUpload(grpc::ServerContext* ctx, const v1::RenewUploadRequest* req,
+                           v1::RenewUploadResponse* resp) override {
+    Rpc rpc(ctx, "RenewUpload", req->id());
+    auto r = images_.RenewUpload(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CompleteUpload(grpc::ServerContext* ctx, const v1::CompleteUploadRequest* req,
+                              v1::Image* resp) override {
+    Rpc rpc(ctx, "CompleteUpload", req->id());
+    auto r = images_.CompleteUpload(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("upload completed")
+        .RequestId(rpc.request_id())
+        .Field("image_id", req->id())
+        .Field("upload_id", req->upload_id())
+        .Field("size", req->size());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AbortUpload(grpc::ServerContext* ctx, const v1::AbortUploadRequest* req,
+                           v1::AbortUploadResponse*) override {
+    Rpc rpc(ctx, "AbortUpload", req->id());
+    auto r = images_.AbortUpload(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    if (*r) {
+      log::Info("upload aborted")
+          .RequestId(rpc.request_id())
+          .Field("image_id", req->id())
+          .Field("upload_id", req->upload_id());
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  ImageRepository& images_;
+};
+
+class TaskServiceImpl final : public v1::TaskService::Service {
+ public:
+  explicit TaskServiceImpl(TaskRepository& tasks) : tasks_(tasks) {}
+
+  grpc::Status ClaimTask(grpc::ServerContext* ctx, const v1::ClaimTaskRequest* req,
+                         v1::ClaimTaskResponse* resp) override {
+    Rpc rpc(ctx, "ClaimTask", req->task_id());
+    auto r = tasks_.ClaimTask(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("task claim")
+        .RequestId(rpc.request_id())
+        .Field("task_id", req->task_id())
+        .Field("worker_id", req->worker_id())
+        .Field("outcome", v1::ClaimOutcome_Name(resp->outcome()))
+        .Field("attempts", resp->task().attempts());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CompleteTask(grpc::ServerContext* ctx, const v1::CompleteTaskRequest* req,
+                            v1::CompleteTaskResponse*) override {
+    Rpc rpc(ctx, "CompleteTask", req->task_id());
+    auto r = tasks_.CompleteTask(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    log::Info("task finished")
+        .RequestId(rpc.request_id())
+        .Field("task_id", req->task_id())
+        .Field("worker_id", req->worker_id())
+        .Field("status", TaskStatusName(*r))
+        .Field("message", req->message());
+    return grpc::Status::OK;
+  }
+
+ private:
+  TaskRepository& tasks_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> NewImageService(ImageRepository& images) {
+  return std::make_unique<ImageServiceImpl>(images);
+}
+
+std::unique_ptr<grpc::Service> NewTaskService(TaskRepository& tasks) {
+  return std::make_unique<TaskServiceImpl>(tasks);
+}
+
+}  // namespace gaze::metadata

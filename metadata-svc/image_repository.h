@@ -1,0 +1,51 @@
+// ImageRepository: the image records and their status machine, as the gRPC ImageService and
+// the upload sweeper use them. Errors follow the error model of metadata.proto.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gaze/metadata/v1/metadata.pb.h"
+
+namespace gaze::metadata {
+
+// An upload whose lease expired, as the sweeper released it.
+struct ReleasedUpload {
+  std::string image_id;
+  std::string upload_id;
+  std::string holder;
+  std::string object_url;
+  std::string status_after;  // "queued", or the unchanged status of a deleted image
+  std::string task_id;       // the delete_data task for object_url ("" without object_url)
+  std::string request_id;    // the request id stamped on that task
+};
+
+class ImageRepository {
+ public:
+  virtual ~ImageRepository() = default;
+
+  virtual absl::StatusOr<v1::Image> CreateImage(const v1::CreateImageRequest& request) = 0;
+  virtual absl::StatusOr<v1::Image> GetImage(const v1::GetImageRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListImagesResponse> ListImages(
+      const v1::ListImagesRequest& request) = 0;
+  virtual absl::StatusOr<v1::Image> UpdateImage(const v1::UpdateImageRequest& request) = 0;
+  // `request_id` is stamped on the delete_data task it may create.
+  virtual absl::StatusOr<v1::DeleteImageResponse> DeleteImage(const v1::DeleteImageRequest& request,
+                                                              const std::string& request_id) = 0;
+
+  virtual absl::StatusOr<v1::BeginUploadResponse> BeginUpload(
+      const v1::BeginUploadRequest& request) = 0;
+  virtual absl::StatusOr<v1::RenewUploadResponse> RenewUpload(
+      const v1::RenewUploadRequest& request) = 0;
+  virtual absl::StatusOr<v1::Image> CompleteUpload(const v1::CompleteUploadRequest& request) = 0;
+  // True when an upload was released, false when there was none (idempotent).
+  virtual absl::StatusOr<bool> AbortUpload(const v1::AbortUploadRequest& request) = 0;
+
+  // Releases up to `limit` uploads whose lease expired: saving -> queued, upload cleared, and a
+  // delete_data task for the partial object, all in one transaction. Safe to run from any
+  // number of replicas at once (rows another sweeper holds are skipped).
+  virtual absl::StatusOr<std::vector<ReleasedUpload>> SweepExpiredUploads(int limit) = 0;
+};
+
+}  // namespace gaze::metadata

@@ -1,0 +1,33 @@
+// The image rules that need no database: defaults and checks for a new image, who may modify
+// an image, and applying an UpdateImageRequest to the current record. Messages use Glance's
+// wording; the gateway passes them to the client.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "gaze/metadata/v1/metadata.pb.h"
+
+namespace gaze::metadata {
+
+// The record CreateImage inserts: only the settable fields of request.image, with the
+// defaults applied (a new id when empty, visibility SHARED, owner = caller's project), tags
+// de-duplicated. INVALID_ARGUMENT for a malformed id, visibility or negative min_ram/min_disk;
+// PERMISSION_DENIED when a non-admin names another project as owner.
+absl::StatusOr<v1::Image> NewImage(const v1::CreateImageRequest& request);
+
+// OK when the caller may modify `image` (already known to be visible): admins always, others
+// only when they own it (an image without owner is admin-only). PERMISSION_DENIED otherwise.
+absl::Status CheckMayModify(const v1::Caller& caller, const v1::Image& image);
+
+// INVALID_ARGUMENT when the mask names a path UpdateImage does not accept.
+absl::Status ValidateUpdateMask(const v1::UpdateImageRequest& request);
+
+// The record after `request` is applied to `current`. ABORTED when expected_version is set
+// and differs; PERMISSION_DENIED for a format change outside queued/importing or an owner
+// change by a non-admin; INVALID_ARGUMENT for bad values.
+absl::StatusOr<v1::Image> ApplyUpdate(const v1::UpdateImageRequest& request, v1::Image current);
+
+// "No image found with ID <id>" (NOT_FOUND).
+absl::Status ImageNotFound(const std::string& id);
+
+}  // namespace gaze::metadata

@@ -1,0 +1,41 @@
+// Turns a ListImagesRequest into one SQL statement: visibility, filters, sort order and keyset
+// pagination all in SQL, every value a bound parameter. Pure logic, no database access; the
+// caller checks beforehand that the marker exists and is visible.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gaze/metadata/v1/metadata.pb.h"
+
+namespace gaze::metadata {
+
+struct ListLimits {
+  int default_limit = 25;
+  int max_limit = 1000;
+};
+
+struct ListQuery {
+  std::string sql;
+  std::vector<std::string> params;  // text values of $1..$N
+  int limit = 0;                    // effective page size
+};
+
+// The sort keys actually applied: the request's (default created_at desc) with duplicates
+// dropped, then created_at and id appended, when absent, in the direction of the first key.
+// INVALID_ARGUMENT for an unknown field.
+absl::StatusOr<std::vector<v1::SortKey>> EffectiveSort(
+    const google::protobuf::RepeatedPtrField<v1::SortKey>& requested);
+
+// The sort expression of `field` on the image row under `alias`. Nullable columns are
+// COALESCEd so that NULL sorts (and compares) as the smallest value.
+std::string SortExpression(v1::SortField field, const std::string& alias);
+
+// Selects `columns` (which refer to the image row as `i`). INVALID_ARGUMENT for a negative
+// limit, an unknown sort key, status or visibility filter, or a marker that is not a UUID
+// (it cannot name an image: "marker not found").
+absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
+                                         const ListLimits& limits, const std::string& columns);
+
+}  // namespace gaze::metadata

@@ -1,0 +1,131 @@
+// metadata-svc: wiring only. Reads the config, migrates the schema, builds the pool,
+// repositories, gRPC server, outbox relay and upload sweeper, and drains on SIGTERM.
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/time/clock.h"
+#include "metadata-svc/config.h"
+#include "metadata-svc/health_probe.h"
+#include "metadata-svc/migrations.h"
+#include "metadata-svc/migrator.h"
+#include "metadata-svc/outbox_relay.h"
+#include "metadata-svc/pg_image_repository.h"
+#include "metadata-svc/pg_pool.h"
+#include "metadata-svc/pg_statements.h"
+#include "metadata-svc/pg_task_repository.h"
+#include "metadata-svc/server.h"
+#include "metadata-svc/upload_sweeper.h"
+#include "services/amqp/amqp.h"
+#include "services/common/log.h"
+#include "services/common/shutdown.h"
+
+namespace gaze::metadata {
+namespace {
+
+std::string Str(absl::string_view s) { return std::string(s.data(), s.size()); }
+
+// Applies the embedded migrations, retrying with back-off while PostgreSQL is unreachable
+// (it may still be starting) for up to --pg_connect_timeout_seconds.
+bool Migrate(const Config& config) {
+  auto migrations = ParseMigrations(EmbeddedMigrationFiles());
+  if (!migrations.ok()) {
+    log::Error("embedded migrations are invalid")
+        .Field("error", Str(migrations.status().message()));
+    return false;
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(config.pg_connect_timeout_seconds);
+  absl::Duration backoff = absl::Milliseconds(250);
+  for (;;) {
+    absl::StatusOr<int> applied = ApplyMigrations(config.pg_dsn, *migrations);
+    if (applied.ok()) {
+      log::Info("database schema up to date")
+          .Field("applied", *applied)
+          .Field("version", migrations->empty() ? 0 : migrations->back().version);
+      return true;
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (applied.status().code() != absl::StatusCode::kUnavailable || left <= absl::ZeroDuration()) {
+      log::Error("cannot migrate the database; giving up")
+          .Field("error", Str(applied.status().message()))
+          .Field("timeout_seconds", config.pg_connect_timeout_seconds);
+      return false;
+    }
+    log::Warning("database unreachable; retrying")
+        .Field("error", Str(applied.status().message()))
+        .Field("retry_in_ms", absl::ToInt64Milliseconds(std::min(backoff, left)));
+    absl::SleepFor(std::min(backoff, left));
+    backoff = std::min(backoff * 2, absl::Seconds(4));
+  }
+}
+
+int Serve(const Config& config) {
+  if (!Migrate(config)) return 1;
+
+  PgPool pool({.dsn = config.pg_dsn,
+               .size = config.pg_pool_size,
+               .acquire_timeout = absl::Milliseconds(config.pg_acquire_timeout_ms)},
+              stmt::PrepareStatements);
+  PgImageRepository images(
+      pool, {.default_limit = config.list_limit_default, .max_limit = config.list_limit_max});
+  PgTaskRepository tasks(pool);
+
+  auto server = MetadataServer::Start(
+      {.listen_address = config.grpc_listen, .port = config.grpc_port}, images, tasks);
+  if (!server.ok()) {
+    log::Error("cannot start the gRPC server").Field("error", Str(server.status().message()));
+    return 1;
+  }
+  log::Info("listening").Field("address", config.grpc_listen).Field("port", (*server)->port());
+
+  OutboxRelay relay({.dsn = config.pg_dsn, .batch = config.relay_batch}, [&config] {
+    amqp::ConnectionOptions options;
+    options.url = config.amqp_url;
+    options.queue = config.task_queue;
+    options.connection_name = "metadata-svc outbox relay";
+    return amqp::Publisher::Connect(options);
+  });
+  relay.Start();
+  UploadSweeper sweeper(images, absl::Milliseconds(config.sweep_interval_ms));
+  sweeper.Start();
+
+  (*server)->SetServing(true);
+  log::Info("ready");
+
+  int signal = WaitForTerminationSignal();
+  log::Info("draining").Field("signal", signal);
+  (*server)->Shutdown(absl::Seconds(10));
+  sweeper.Stop();
+  relay.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+int Probe(const Config& config) {
+  absl::Status s = ProbeHealth(config.probe_target, absl::Seconds(5));
+  if (!s.ok()) {
+    log::Warning("probe failed").Field("target", config.probe_target).Field("error", s.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gaze::metadata
+
+int main(int argc, char** argv) {
+  gaze::BlockTerminationSignals();
+  gaze::metadata::Config config = gaze::metadata::LoadConfig(argc, argv);
+  gaze::log::Init("metadata-svc", config.log_level);
+  // Without it libpq waits for the kernel's TCP timeout when the database host is black-holed,
+  // which would defeat the start-up retry deadline. An operator's own value wins.
+  setenv("PGCONNECT_TIMEOUT", "5", /*overwrite=*/0);
+  switch (config.command) {
+    case gaze::metadata::Command::kProbe:
+      return gaze::metadata::Probe(config);
+    case gaze::metadata::Command::kMigrate:
+      return gaze::metadata::Migrate(config) ? 0 : 1;
+    case gaze::metadata::Command::kServe:
+      return gaze::metadata::Serve(config);
+  }
+  return 1;
+}

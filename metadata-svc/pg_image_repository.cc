@@ -1,0 +1,298 @@
+// PgImageRepository (see pg_image_repository.h). The SQL lives in pg_statements.cc and
+// list_query.cc; the rules that need no database in image_rules.cc.
+#include "metadata-svc/pg_image_repository.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "metadata-svc/enums.h"
+#include "metadata-svc/image_rules.h"
+#include "metadata-svc/json_codec.h"
+#include "metadata-svc/pg_rows.h"
+#include "metadata-svc/pg_statements.h"
+#include "metadata-svc/sql_params.h"
+#include "services/common/ids.h"
+
+namespace gaze::metadata {
+namespace {
+
+using Conn = pqxx::connection_base;
+
+std::optional<std::string> Opt(bool has, const std::string& value) {
+  if (!has) return std::nullopt;
+  return value;
+}
+
+std::string ToArray(const google::protobuf::RepeatedPtrField<std::string>& values) {
+  return PgArrayLiteral(std::vector<std::string>(values.begin(), values.end()));
+}
+
+absl::StatusOr<v1::Image> DecodeFirst(const pqxx::result& r) {
+  v1::Image image;
+  if (absl::Status s = DecodeImage(r[0], 0, &image); !s.ok()) return s;
+  return image;
+}
+
+absl::Status ValidateLease(int32_t seconds) {
+  if (seconds <= 0) return absl::InvalidArgumentError("lease_seconds must be positive");
+  return absl::OkStatus();
+}
+
+// Locks image `id` for a change by `caller`: NOT_FOUND when missing, deleted or invisible to
+// the caller, PERMISSION_DENIED when visible but not the caller's to modify.
+absl::StatusOr<v1::Image> LockForModify(pqxx::work& tx, const v1::Caller& caller,
+                                        const std::string& id) {
+  if (!IsUuid(id)) return ImageNotFound(id);
+  pqxx::result r = tx.exec_prepared(stmt::kLockImage, id, caller.is_admin(), caller.project_id());
+  if (r.empty() || !r[0][kImageColumnCount].as<bool>()) return ImageNotFound(id);
+  auto image = DecodeFirst(r);
+  if (!image.ok()) return image.status();
+  if (absl::Status s = CheckMayModify(caller, *image); !s.ok()) return s;
+  return image;
+}
+
+// Queues a delete_data task (and its outbox row) for `urls`; returns the task id.
+std::string InsertDeleteDataTask(pqxx::work& tx, const std::string& image_id,
+                                 const std::string& request_id,
+                                 const google::protobuf::RepeatedPtrField<std::string>& urls) {
+  v1::DeleteDataInput input;
+  *input.mutable_urls() = urls;
+  pqxx::result r = tx.exec_prepared(stmt::kInsertTask, TaskTypeName(v1::TASK_TYPE_DELETE_DATA),
+                                    image_id, request_id, DeleteDataInputToJson(input));
+  return r[0][0].as<std::string>();
+}
+
+}  // namespace
+
+PgImageRepository::PgImageRepository(PgPool& pool, ListLimits limits)
+    : pool_(pool), limits_(limits) {}
+
+absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRequest& request) {
+  auto image = NewImage(request);
+  if (!image.ok()) return image.status();
+  const v1::Image& m = *image;
+  return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
+    pqxx::work tx(c);
+    pqxx::result r =
+        tx.exec_prepared(stmt::kInsertImage, m.id(), Opt(m.has_name(), m.name()),
+                         VisibilityName(m.visibility()), m.protected_(), m.os_hidden(),
+                         Opt(m.has_owner(), m.owner()), Opt(m.has_disk_format(), m.disk_format()),
+                         Opt(m.has_container_format(), m.container_format()), m.min_ram(),
+                         m.min_disk(), ToArray(m.tags()), PropertiesToJson(m.properties()));
+    if (r.empty()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("Image with identifier ", m.id(), " already exists!"));
+    }
+    auto created = DecodeFirst(r);
+    if (created.ok()) tx.commit();
+    return created;
+  });
+}
+
+absl::StatusOr<v1::Image> PgImageRepository::GetImage(const v1::GetImageRequest& request) {
+  if (!IsUuid(request.id())) return ImageNotFound(request.id());
+  return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
+    pqxx::read_transaction tx(c);
+    pqxx::result r = tx.exec_prepared(stmt::kGetImage, request.id(), request.caller().is_admin(),
+                                      request.caller().project_id());
+    if (r.empty()) return ImageNotFound(request.id());
+    return DecodeFirst(r);
+  });
+}
+
+absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
+    const v1::ListImagesRequest& request) {
+  auto query = BuildListQuery(request, limits_, kImageColumns);
+  if (!query.ok()) return query.status();
+  using Response = v1::ListImagesResponse;
+  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+    pqxx::read_transaction tx(c);
+    if (!request.marker().empty()) {
+      pqxx::result m = tx.exec_prepared(stmt::kMarkerVisible, request.marker(),
+                                        request.caller().is_admin(), request.caller().project_id());
+      if (m.empty()) return absl::InvalidArgumentError("marker not found");
+      if (!m[0][0].as<bool>()) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("Forbidding request, image ", request.marker(), " not visible"));
+      }
+    }
+    pqxx::result r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));
+    Response response;
+    for (const pqxx::row& row : r) {
+      if (absl::Status s = DecodeImage(row, 0, response.add_images()); !s.ok()) return s;
+    }
+    response.set_page_full(static_cast<int>(r.size()) == query->limit);
+    return response;
+  });
+}
+
+absl::StatusOr<v1::Image> PgImageRepository::UpdateImage(const v1::UpdateImageRequest& request) {
+  if (absl::Status s = ValidateUpdateMask(request); !s.ok()) return s;
+  return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
+    pqxx::work tx(c);
+    auto current = LockForModify(tx, request.caller(), request.id());
+    if (!current.ok()) return current.status();
+    auto next = ApplyUpdate(request, *current);
+    if (!next.ok()) return next.status();
+    const v1::Image& m = *next;
+    pqxx::result r = tx.exec_prepared(
+        stmt::kUpdateImage, m.id(), Opt(m.has_name(), m.name()), VisibilityName(m.visibility()),
+        m.protected_(), m.os_hidden(), Opt(m.has_owner(), m.owner()),
+        Opt(m.has_disk_format(), m.disk_format()),
+        Opt(m.has_container_format(), m.container_format()), m.min_ram(), m.min_disk(),
+        ToArray(m.tags()), PropertiesToJson(m.properties()), current->version());
+    if (r.empty()) {  // cannot happen while the row is locked; kept as the compare-and-set
+      return absl::AbortedError(absl::StrCat("Image ", m.id(), " changed concurrently"));
+    }
+    auto updated = DecodeFirst(r);
+    if (updated.ok()) tx.commit();
+    return updated;
+  });
+}
+
+absl::StatusOr<v1::DeleteImageResponse> PgImageRepository::DeleteImage(
+    const v1::DeleteImageRequest& request, const std::string& request_id) {
+  using Response = v1::DeleteImageResponse;
+  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+    pqxx::work tx(c);
+    auto image = LockForModify(tx, request.caller(), request.id());
+    if (!image.ok()) return image.status();
+    if (image->protected_()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("Image ", image->id(), " is protected and cannot be deleted."));
+    }
+    tx.exec_prepared0(stmt::kDeleteImage, image->id());
+    Response response;
+    // An upload in flight keeps its object and upload_* columns: the uploader owns them until
+    // it finishes (CompleteUpload then fails) or its lease expires (the sweeper cleans up).
+    google::protobuf::RepeatedPtrField<std::string> urls;
+    for (const v1::Location& loc : image->locations()) urls.Add(std::string(loc.url()));
+    if (!urls.empty()) {
+      response.set_task_id(InsertDeleteDataTask(tx, image->id(), request_id, urls));
+    }
+    tx.commit();
+    return response;
+  });
+}
+
+absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
+    const v1::BeginUploadRequest& request) {
+  if (request.upload_id().empty() || request.object_url().empty()) {
+    return absl::InvalidArgumentError("upload_id and object_url are required");
+  }
+  if (absl::Status s = ValidateLease(request.lease_seconds()); !s.ok()) return s;
+  using Response = v1::BeginUploadResponse;
+  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+    pqxx::work tx(c);
+    auto image = LockForModify(tx, request.caller(), request.id());
+    if (!image.ok()) return image.status();
+    if (!image->has_disk_format() || !image->has_container_format()) {
+      return absl::InvalidArgumentError(
+          "Properties disk_format, container_format must be set prior to saving data.");
+    }
+    auto transition_error = [&] {
+      return absl::FailedPreconditionError(absl::StrCat("Image status transition from ",
+                                                        ImageStatusName(image->status()),
+                                                        " to saving is not allowed"));
+    };
+    if (image->status() != v1::IMAGE_STATUS_QUEUED) return transition_error();
+    pqxx::result r =
+        tx.exec_prepared(stmt::kBeginUpload, image->id(), request.upload_id(), request.object_url(),
+                         request.holder(), request.lease_seconds());
+    if (r.empty()) return transition_error();
+    Response response;
+    if (absl::Status s = DecodeImage(r[0], 0, response.mutable_image()); !s.ok()) return s;
+    SetTimestamp(r[0][kImageColumnCount].as<int64_t>(), response.mutable_lease_expires_at());
+    tx.commit();
+    return response;
+  });
+}
+
+absl::StatusOr<v1::RenewUploadResponse> PgImageRepository::RenewUpload(
+    const v1::RenewUploadRequest& request) {
+  if (absl::Status s = ValidateLease(request.lease_seconds()); !s.ok()) return s;
+  auto not_held = [&] {
+    return absl::FailedPreconditionError(absl::StrCat("Upload ", request.upload_id(), " of image ",
+                                                      request.id(), " is no longer in progress."));
+  };
+  if (!IsUuid(request.id())) return not_held();
+  using Response = v1::RenewUploadResponse;
+  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared(stmt::kRenewUpload, request.id(), request.upload_id(),
+                                      request.lease_seconds());
+    if (r.empty()) return not_held();
+    Response response;
+    SetTimestamp(r[0][0].as<int64_t>(), response.mutable_lease_expires_at());
+    tx.commit();
+    return response;
+  });
+}
+
+absl::StatusOr<v1::Image> PgImageRepository::CompleteUpload(
+    const v1::CompleteUploadRequest& request) {
+  if (request.location().url().empty()) {
+    return absl::InvalidArgumentError("location.url is required");
+  }
+  if (request.size() < 0 || request.virtual_size() < 0) {
+    return absl::InvalidArgumentError("size and virtual_size must be non-negative");
+  }
+  auto gone = [&] {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Image ", request.id(),
+                     " could not be found after upload. The image may have been deleted during "
+                     "the upload."));
+  };
+  if (!IsUuid(request.id())) return gone();
+  return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
+    pqxx::work tx(c);
+    std::optional<int64_t> virtual_size;
+    if (request.has_virtual_size()) virtual_size = request.virtual_size();
+    pqxx::result r =
+        tx.exec_prepared(stmt::kCompleteUpload, request.id(), request.upload_id(), request.size(),
+                         request.checksum(), request.os_hash_algo(), request.os_hash_value(),
+                         virtual_size, LocationToJson(request.location()));
+    if (r.empty()) return gone();
+    auto image = DecodeFirst(r);
+    if (image.ok()) tx.commit();
+    return image;
+  });
+}
+
+absl::StatusOr<bool> PgImageRepository::AbortUpload(const v1::AbortUploadRequest& request) {
+  if (!IsUuid(request.id())) return false;
+  return pool_.Run<bool>([&](Conn& c) -> absl::StatusOr<bool> {
+    pqxx::work tx(c);
+    pqxx::result r = tx.exec_prepared(stmt::kReleaseUpload, request.id(), request.upload_id());
+    tx.commit();
+    return !r.empty();
+  });
+}
+
+absl::StatusOr<std::vector<ReleasedUpload>> PgImageRepository::SweepExpiredUploads(int limit) {
+  using Released = std::vector<ReleasedUpload>;
+  return pool_.Run<Released>([&](Conn& c) -> absl::StatusOr<Released> {
+    pqxx::work tx(c);
+    Released released;
+    for (const pqxx::row& row : tx.exec_prepared(stmt::kExpiredUploads, limit)) {
+      ReleasedUpload u;
+      u.image_id = row[0].as<std::string>();
+      u.upload_id = row[1].as<std::string>();
+      u.object_url = row[2].as<std::string>();
+      u.holder = row[3].as<std::string>();
+      pqxx::result after = tx.exec_prepared(stmt::kReleaseUpload, u.image_id, u.upload_id);
+      u.status_after = after[0][0].as<std::string>();
+      if (!u.object_url.empty()) {
+        u.request_id = NewRequestId();
+        google::protobuf::RepeatedPtrField<std::string> urls;
+        urls.Add(std::string(u.object_url));
+        u.task_id = InsertDeleteDataTask(tx, u.image_id, u.request_id, urls);
+      }
+      released.push_back(std::move(u));
+    }
+    tx.commit();
+    return released;
+  });
+}
+
+}  // namespace gaze::metadata

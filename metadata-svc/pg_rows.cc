@@ -1,0 +1,87 @@
+// Row decoding for kImageColumns / kTaskColumns.
+#include "metadata-svc/pg_rows.h"
+
+#include <pqxx/row>
+
+#include "metadata-svc/enums.h"
+#include "metadata-svc/json_codec.h"
+
+namespace gaze::metadata {
+namespace {
+
+// Sets an optional proto field from a nullable column.
+template <typename T, typename Setter>
+void SetIfNotNull(const pqxx::row& row, int col, Setter set) {
+  const pqxx::field f = row[col];
+  if (!f.is_null()) set(f.as<T>());
+}
+
+}  // namespace
+
+void SetTimestamp(int64_t micros, google::protobuf::Timestamp* out) {
+  int64_t secs = micros / 1000000;
+  int64_t rem = micros % 1000000;
+  if (rem < 0) {  // before 1970: nanos must stay non-negative
+    rem += 1000000;
+    --secs;
+  }
+  out->set_seconds(secs);
+  out->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+absl::Status DecodeImage(const pqxx::row& row, int c, v1::Image* out) {
+  out->set_id(row[c + 0].as<std::string>());
+  SetIfNotNull<std::string>(row, c + 1, [&](std::string v) { out->set_name(std::move(v)); });
+  out->set_status(ParseImageStatus(row[c + 2].as<std::string>()));
+  out->set_visibility(ParseVisibility(row[c + 3].as<std::string>()));
+  out->set_protected_(row[c + 4].as<bool>());
+  out->set_os_hidden(row[c + 5].as<bool>());
+  SetIfNotNull<std::string>(row, c + 6, [&](std::string v) { out->set_owner(std::move(v)); });
+  SetIfNotNull<std::string>(row, c + 7, [&](std::string v) { out->set_disk_format(std::move(v)); });
+  SetIfNotNull<std::string>(row, c + 8,
+                            [&](std::string v) { out->set_container_format(std::move(v)); });
+  SetIfNotNull<int64_t>(row, c + 9, [&](int64_t v) { out->set_size(v); });
+  SetIfNotNull<int64_t>(row, c + 10, [&](int64_t v) { out->set_virtual_size(v); });
+  SetIfNotNull<std::string>(row, c + 11, [&](std::string v) { out->set_checksum(std::move(v)); });
+  SetIfNotNull<std::string>(row, c + 12,
+                            [&](std::string v) { out->set_os_hash_algo(std::move(v)); });
+  SetIfNotNull<std::string>(row, c + 13,
+                            [&](std::string v) { out->set_os_hash_value(std::move(v)); });
+  out->set_min_ram(row[c + 14].as<int32_t>());
+  out->set_min_disk(row[c + 15].as<int32_t>());
+  if (absl::Status s = PropertiesFromJson(row[c + 16].c_str(), out->mutable_properties());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = StringsFromJson(row[c + 17].c_str(), out->mutable_tags()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = LocationsFromJson(row[c + 18].c_str(), out->mutable_locations()); !s.ok()) {
+    return s;
+  }
+  out->set_version(row[c + 19].as<int64_t>());
+  SetTimestamp(row[c + 20].as<int64_t>(), out->mutable_created_at());
+  SetTimestamp(row[c + 21].as<int64_t>(), out->mutable_updated_at());
+  return absl::OkStatus();
+}
+
+absl::Status DecodeTask(const pqxx::row& row, v1::Task* out) {
+  out->set_id(row[0].as<std::string>());
+  out->set_type(ParseTaskType(row[1].as<std::string>()));
+  out->set_status(ParseTaskStatus(row[2].as<std::string>()));
+  out->set_image_id(row[3].as<std::string>());
+  out->set_request_id(row[4].as<std::string>());
+  out->set_attempts(row[5].as<int32_t>());
+  if (out->type() == v1::TASK_TYPE_DELETE_DATA) {
+    if (absl::Status s = DeleteDataInputFromJson(row[6].c_str(), out->mutable_delete_data());
+        !s.ok()) {
+      return s;
+    }
+  }
+  out->set_message(row[7].as<std::string>());
+  SetTimestamp(row[8].as<int64_t>(), out->mutable_created_at());
+  SetTimestamp(row[9].as<int64_t>(), out->mutable_updated_at());
+  return absl::OkStatus();
+}
+
+}  // namespace gaze::metadata

@@ -1,0 +1,112 @@
+// SQL text of the named statements (see pg_statements.h). Image rows are aliased `i` so that
+// the shared column list and visibility predicate apply everywhere.
+#include "metadata-svc/pg_statements.h"
+
+#include <pqxx/connection_base>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "metadata-svc/pg_rows.h"
+#include "metadata-svc/visibility_sql.h"
+
+namespace gaze::metadata::stmt {
+namespace {
+
+constexpr char kMicros[] = "(EXTRACT(EPOCH FROM i.upload_expires_at) * 1000000)::bigint";
+
+// Every column an upload releases, and a return to queued clears size and virtual_size
+// (Glance's state machine).
+constexpr char kReleaseUploadSet[] =
+    "status = CASE WHEN i.status = 'saving' THEN 'queued' ELSE i.status END, "
+    "size = CASE WHEN i.status = 'saving' THEN NULL ELSE i.size END, "
+    "virtual_size = CASE WHEN i.status = 'saving' THEN NULL ELSE i.virtual_size END, "
+    "upload_id = NULL, upload_object_url = NULL, upload_holder = NULL, "
+    "upload_expires_at = NULL, version = i.version + 1, updated_at = now()";
+
+}  // namespace
+
+void PrepareStatements(pqxx::connection_base& conn) {
+  const std::string can_see = CanSeeImageSql("$2::boolean", "$3::text");
+  conn.prepare(kInsertImage,
+               absl::StrCat("INSERT INTO images AS i (id, name, status, visibility, protected, "
+                            "os_hidden, owner, disk_format, container_format, min_ram, min_disk, "
+                            "tags, properties, created_at, updated_at) "
+                            "VALUES ($1::uuid, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, "
+                            "$11::text[], $12::jsonb, now(), now()) "
+                            "ON CONFLICT (id) DO NOTHING RETURNING ",
+                            kImageColumns));
+  conn.prepare(kGetImage, absl::StrCat("SELECT ", kImageColumns,
+                                       " FROM images i WHERE i.id = $1::uuid AND ", can_see));
+  conn.prepare(kLockImage, absl::StrCat("SELECT ", kImageColumns, ", ", can_see,
+                                        " FROM images i WHERE i.id = $1::uuid FOR UPDATE"));
+  conn.prepare(
+      kMarkerVisible,
+      absl::StrCat("SELECT ", can_see, " FROM images i WHERE i.id = $1::uuid AND NOT i.deleted"));
+  conn.prepare(kUpdateImage,
+               absl::StrCat("UPDATE images i SET name = $2, visibility = $3, protected = $4, "
+                            "os_hidden = $5, owner = $6, disk_format = $7, container_format = $8, "
+                            "min_ram = $9, min_disk = $10, tags = $11::text[], "
+                            "properties = $12::jsonb, version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.version = $13 RETURNING ",
+                            kImageColumns));
+  conn.prepare(kDeleteImage,
+               "UPDATE images i SET status = 'deleted', deleted = true, deleted_at = now(), "
+               "version = i.version + 1, updated_at = now() "
+               "WHERE i.id = $1::uuid AND NOT i.deleted");
+  conn.prepare(kInsertTask,
+               "WITH t AS (INSERT INTO tasks (id, type, status, image_id, request_id, input) "
+               "VALUES (gen_random_uuid(), $1, 'pending', $2::uuid, $3, $4::jsonb) "
+               "RETURNING id, type, request_id) "
+               "INSERT INTO outbox (task_id, type, request_id) "
+               "SELECT id, type, request_id FROM t RETURNING task_id::text");
+  conn.prepare(kBeginUpload,
+               absl::StrCat("UPDATE images i SET status = 'saving', upload_id = $2, "
+                            "upload_object_url = $3, upload_holder = $4, "
+                            "upload_expires_at = now() + $5::integer * interval '1 second', "
+                            "version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = 'queued' AND NOT i.deleted "
+                            "RETURNING ",
+                            kImageColumns, ", ", kMicros));
+  conn.prepare(kRenewUpload,
+               absl::StrCat("UPDATE images i SET "
+                            "upload_expires_at = now() + $3::integer * interval '1 second' "
+                            "WHERE i.id = $1::uuid AND i.upload_id = $2 RETURNING ",
+                            kMicros));
+  conn.prepare(kCompleteUpload,
+               absl::StrCat("UPDATE images i SET status = 'active', size = $3, "
+                            "checksum = NULLIF($4, ''), os_hash_algo = NULLIF($5, ''), "
+                            "os_hash_value = NULLIF($6, ''), virtual_size = $7, "
+                            "locations = jsonb_build_array($8::jsonb), upload_id = NULL, "
+                            "upload_object_url = NULL, upload_holder = NULL, "
+                            "upload_expires_at = NULL, version = i.version + 1, "
+                            "updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.upload_id = $2 AND i.status = 'saving' "
+                            "RETURNING ",
+                            kImageColumns));
+  conn.prepare(kReleaseUpload,
+               absl::StrCat("UPDATE images i SET ", kReleaseUploadSet,
+                            " WHERE i.id = $1::uuid AND i.upload_id = $2 RETURNING i.status"));
+  conn.prepare(kExpiredUploads,
+               "SELECT i.id::text, i.upload_id, COALESCE(i.upload_object_url, ''), "
+               "COALESCE(i.upload_holder, '') FROM images i "
+               "WHERE i.upload_id IS NOT NULL AND i.upload_expires_at < now() "
+               "ORDER BY i.upload_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED");
+  conn.prepare(kClaimTask,
+               absl::StrCat("UPDATE tasks t SET status = 'processing', lease_owner = $2, "
+                            "lease_expires_at = now() + $3::integer * interval '1 second', "
+                            "attempts = t.attempts + 1, updated_at = now() "
+                            "WHERE t.id = $1::uuid AND (t.status = 'pending' OR "
+                            "(t.status = 'processing' AND "
+                            "(t.lease_expires_at < now() OR t.lease_owner = $2))) RETURNING ",
+                            kTaskColumns));
+  conn.prepare(kGetTask,
+               absl::StrCat("SELECT ", kTaskColumns, " FROM tasks t WHERE t.id = $1::uuid"));
+  conn.prepare(kCompleteTask,
+               "UPDATE tasks t SET status = CASE WHEN $3::boolean THEN 'success' ELSE 'failure' "
+               "END, message = $4, lease_owner = NULL, lease_expires_at = NULL, "
+               "updated_at = now() "
+               "WHERE t.id = $1::uuid AND t.status = 'processing' AND t.lease_owner = $2 "
+               "RETURNING t.status");
+}
+
+}  // namespace gaze::metadata::stmt

@@ -1,0 +1,52 @@
+// The named SQL statements of metadata-svc, prepared once on every pooled connection.
+// Parameters are documented next to each name as $n:type.
+#pragma once
+
+namespace pqxx {
+class connection_base;
+}  // namespace pqxx
+
+namespace gaze::metadata::stmt {
+
+// $1 id, $2 name, $3 visibility, $4 protected, $5 os_hidden, $6 owner, $7 disk_format,
+// $8 container_format, $9 min_ram, $10 min_disk, $11 tags text[], $12 properties jsonb.
+// Returns the image, or no row when the id is taken (also by a deleted image).
+inline constexpr char kInsertImage[] = "insert_image";
+// $1 id, $2 is_admin, $3 project -> the image when the caller can see it.
+inline constexpr char kGetImage[] = "get_image";
+// $1 id, $2 is_admin, $3 project -> the image (even deleted) locked FOR UPDATE, plus a last
+// column `visible`.
+inline constexpr char kLockImage[] = "lock_image";
+// $1 id, $2 is_admin, $3 project -> one boolean row (visible?) unless missing or deleted.
+inline constexpr char kMarkerVisible[] = "marker_visible";
+// $1 id, $2..$12 as kInsertImage's $2..$12, $13 expected version -> the updated image.
+inline constexpr char kUpdateImage[] = "update_image";
+// $1 id: tombstones the image.
+inline constexpr char kDeleteImage[] = "delete_image";
+// $1 type, $2 image id, $3 request id, $4 input jsonb: a pending task and its outbox row.
+// Returns the task id.
+inline constexpr char kInsertTask[] = "insert_task";
+// $1 id, $2 upload id, $3 object url, $4 holder, $5 lease seconds: queued -> saving.
+// Returns the image and the lease expiry (microseconds).
+inline constexpr char kBeginUpload[] = "begin_upload";
+// $1 id, $2 upload id, $3 lease seconds -> the new lease expiry (microseconds).
+inline constexpr char kRenewUpload[] = "renew_upload";
+// $1 id, $2 upload id, $3 size, $4 checksum, $5 os_hash_algo, $6 os_hash_value,
+// $7 virtual_size, $8 location jsonb: saving -> active. Returns the image.
+inline constexpr char kCompleteUpload[] = "complete_upload";
+// $1 id, $2 upload id: releases the upload (saving -> queued). Returns the status after.
+inline constexpr char kReleaseUpload[] = "release_upload";
+// $1 limit -> id, upload_id, upload_object_url, upload_holder of expired uploads,
+// locked, skipping rows other sweepers hold.
+inline constexpr char kExpiredUploads[] = "expired_uploads";
+// $1 task id, $2 worker, $3 lease seconds -> the task when it was claimable.
+inline constexpr char kClaimTask[] = "claim_task";
+// $1 task id -> the task.
+inline constexpr char kGetTask[] = "get_task";
+// $1 task id, $2 worker, $3 success, $4 message -> one row when the worker held the task.
+inline constexpr char kCompleteTask[] = "complete_task";
+
+// Prepares every statement above on `conn`.
+void PrepareStatements(pqxx::connection_base& conn);
+
+}  // namespace gaze::metadata::stmt

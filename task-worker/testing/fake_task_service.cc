@@ -1,0 +1,138 @@
+#include "task-worker/testing/fake_task_service.h"
+
+namespace gaze::worker::testing {
+
+namespace mv1 = ::gaze::metadata::v1;
+
+void EventLog::Add(std::string event) {
+  absl::MutexLock lock(&mu_);
+  events_.push_back(std::move(event));
+}
+
+std::vector<std::string> EventLog::events() const {
+  absl::MutexLock lock(&mu_);
+  return events_;
+}
+
+void FakeTaskService::AddDeleteTask(const std::string& id, const std::vector<std::string>& urls) {
+  mv1::Task task;
+  task.set_id(id);
+  task.set_type(mv1::TASK_TYPE_DELETE_DATA);
+  mv1::DeleteDataInput* input = task.mutable_delete_data();
+  for (const std::string& url : urls) input->add_urls(url);
+  AddTask(std::move(task));
+}
+
+void FakeTaskService::AddTask(mv1::Task task) {
+  absl::MutexLock lock(&mu_);
+  task.set_status(mv1::TASK_STATUS_PENDING);
+  const std::string id = task.id();
+  tasks_[id] = Entry{std::move(task), ""};
+}
+
+void FakeTaskService::LeaseTo(const std::string& id, const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  tasks_[id].lease_holder = worker_id;
+  tasks_[id].task.set_status(mv1::TASK_STATUS_PROCESSING);
+}
+
+void FakeTaskService::FailNextClaims(std::vector<absl::Status> errors) {
+  absl::MutexLock lock(&mu_);
+  claim_errors_.insert(claim_errors_.end(), errors.begin(), errors.end());
+}
+
+void FakeTaskService::FailNextCompletes(std::vector<absl::Status> errors) {
+  absl::MutexLock lock(&mu_);
+  complete_errors_.insert(complete_errors_.end(), errors.begin(), errors.end());
+}
+
+void FakeTaskService::OnClaim(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  on_claim_ = std::move(hook);
+}
+
+mv1::TaskStatus FakeTaskService::status(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? mv1::TASK_STATUS_UNSPECIFIED : it->second.task.status();
+}
+
+std::string FakeTaskService::message(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? "" : it->second.task.message();
+}
+
+int FakeTaskService::completions() const {
+  absl::MutexLock lock(&mu_);
+  return completions_;
+}
+
+std::vector<std::string> FakeTaskService::request_ids() const {
+  absl::MutexLock lock(&mu_);
+  return request_ids_;
+}
+
+absl::StatusOr<mv1::ClaimTaskResponse> FakeTaskService::ClaimTask(
+    const mv1::ClaimTaskRequest& request, const std::string& request_id) {
+  std::function<void()> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    hook = on_claim_;
+  }
+  if (hook) hook();
+  if (events_ != nullptr) events_->Add("claim " + request.task_id());
+
+  absl::MutexLock lock(&mu_);
+  request_ids_.push_back(request_id);
+  if (!claim_errors_.empty()) {
+    absl::Status error = claim_errors_.front();
+    claim_errors_.pop_front();
+    return error;
+  }
+  auto it = tasks_.find(request.task_id());
+  if (it == tasks_.end()) return absl::NotFoundError("no task " + request.task_id());
+  Entry& entry = it->second;
+  mv1::ClaimTaskResponse response;
+  const mv1::TaskStatus status = entry.task.status();
+  if (status == mv1::TASK_STATUS_SUCCESS || status == mv1::TASK_STATUS_FAILURE) {
+    response.set_outcome(mv1::CLAIM_OUTCOME_FINISHED);
+  } else if (!entry.lease_holder.empty() && entry.lease_holder != request.worker_id()) {
+    response.set_outcome(mv1::CLAIM_OUTCOME_LEASED_ELSEWHERE);
+  } else {
+    entry.lease_holder = request.worker_id();
+    entry.task.set_status(mv1::TASK_STATUS_PROCESSING);
+    entry.task.set_attempts(entry.task.attempts() + 1);
+    response.set_outcome(mv1::CLAIM_OUTCOME_CLAIMED);
+  }
+  *response.mutable_task() = entry.task;
+  return response;
+}
+
+absl::Status FakeTaskService::CompleteTask(const mv1::CompleteTaskRequest& request,
+                                           const std::string& request_id) {
+  if (events_ != nullptr) {
+    events_->Add("complete " + request.task_id() + (request.success() ? " ok" : " failed"));
+  }
+  absl::MutexLock lock(&mu_);
+  request_ids_.push_back(request_id);
+  if (!complete_errors_.empty()) {
+    absl::Status error = complete_errors_.front();
+    complete_errors_.pop_front();
+    return error;
+  }
+  auto it = tasks_.find(request.task_id());
+  if (it == tasks_.end()) return absl::NotFoundError("no task " + request.task_id());
+  Entry& entry = it->second;
+  if (entry.lease_holder != request.worker_id() ||
+      entry.task.status() != mv1::TASK_STATUS_PROCESSING) {
+    return absl::FailedPreconditionError("task is not leased to " + request.worker_id());
+  }
+  entry.task.set_status(request.success() ? mv1::TASK_STATUS_SUCCESS : mv1::TASK_STATUS_FAILURE);
+  entry.task.set_message(request.message());
+  entry.lease_holder.clear();
+  ++completions_;
+  return absl::OkStatus();
+}
+
+}  // namespace gaze::worker::testing

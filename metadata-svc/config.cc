@@ -19,6 +19,14 @@ ABSL_FLAG(std::string, amqp_url, "amqp://guest:guest@127.0.0.1:5682/",
 ABSL_FLAG(std::string, task_queue, "gaze.tasks", "RabbitMQ queue for task messages.");
 ABSL_FLAG(int, relay_batch, 100, "Outbox rows published per transaction and confirm round.");
 ABSL_FLAG(int, sweep_interval_ms, 1000, "Period of the expired-upload sweeper.");
+ABSL_FLAG(int, task_redrive_interval_ms, 10000,
+          "Period of the task re-drive, which publishes again up to 100 unfinished tasks whose "
+          "message may have been lost (dead-lettered, or acked as a duplicate).");
+ABSL_FLAG(int, task_redrive_after_seconds, 60,
+          "A task is re-driven once it has been pending, or processing under an expired lease, "
+          "for this long, and again after every further such period while it stays so. "
+          "Keep it above the time a message waits in a normally loaded queue: a task re-driven "
+          "early is only published twice.");
 ABSL_FLAG(int, list_limit_default, 25, "ListImages page size when the request gives none.");
 ABSL_FLAG(int, list_limit_max, 1000, "Largest ListImages page; larger requests are clamped.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error.");
@@ -30,7 +38,9 @@ namespace {
 
 constexpr char kUsage[] =
     "metadata-svc [serve|migrate|probe] [--flag=value ...]\n"
-    "  serve    migrate the schema, then serve gRPC until SIGTERM (default)\n"
+    "  serve    migrate the schema, then serve gRPC until SIGTERM (default), relaying task\n"
+    "           messages to RabbitMQ, sweeping expired uploads (--sweep_interval_ms) and\n"
+    "           re-driving stale tasks (--task_redrive_interval_ms, --task_redrive_after_seconds)\n"
     "  migrate  apply the schema migrations and exit\n"
     "  probe    exit 0 iff the local server reports SERVING (gRPC health)";
 
@@ -73,6 +83,8 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positiona
   c.task_queue = absl::GetFlag(FLAGS_task_queue);
   c.relay_batch = absl::GetFlag(FLAGS_relay_batch);
   c.sweep_interval_ms = absl::GetFlag(FLAGS_sweep_interval_ms);
+  c.task_redrive_interval_ms = absl::GetFlag(FLAGS_task_redrive_interval_ms);
+  c.task_redrive_after_seconds = absl::GetFlag(FLAGS_task_redrive_after_seconds);
   c.list_limit_default = absl::GetFlag(FLAGS_list_limit_default);
   c.list_limit_max = absl::GetFlag(FLAGS_list_limit_max);
   c.probe_target = absl::GetFlag(FLAGS_probe_target);
@@ -93,6 +105,8 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positiona
            NotEmpty("task_queue", c.task_queue),
            AtLeast("relay_batch", c.relay_batch, 1),
            AtLeast("sweep_interval_ms", c.sweep_interval_ms, 1),
+           AtLeast("task_redrive_interval_ms", c.task_redrive_interval_ms, 1),
+           AtLeast("task_redrive_after_seconds", c.task_redrive_after_seconds, 1),
            AtLeast("list_limit_default", c.list_limit_default, 1),
            AtLeast("list_limit_max", c.list_limit_max, 1),
        }) {

@@ -24,6 +24,8 @@ struct Config {
   std::string task_queue;
   int relay_batch = 0;
   int sweep_interval_ms = 0;
+  int task_redrive_interval_ms = 0;
+  int task_redrive_after_seconds = 0;
   int list_limit_default = 0;
   int list_limit_max = 0;
   log::Level log_level = log::Level::kInfo;

@@ -9,6 +9,8 @@ ABSL_DECLARE_FLAG(int, pg_pool_size);
 ABSL_DECLARE_FLAG(int, grpc_port);
 ABSL_DECLARE_FLAG(std::string, log_level);
 ABSL_DECLARE_FLAG(int, list_limit_default);
+ABSL_DECLARE_FLAG(int, task_redrive_interval_ms);
+ABSL_DECLARE_FLAG(int, task_redrive_after_seconds);
 
 namespace gaze::metadata {
 namespace {
@@ -25,6 +27,8 @@ TEST_F(ConfigTest, DefaultsAreValid) {
   EXPECT_EQ(c->pg_pool_size, 8);
   EXPECT_EQ(c->probe_target, "127.0.0.1:9191");
   EXPECT_EQ(c->log_level, log::Level::kInfo);
+  EXPECT_EQ(c->task_redrive_interval_ms, 10000);
+  EXPECT_EQ(c->task_redrive_after_seconds, 60);
 }
 
 TEST_F(ConfigTest, Commands) {
@@ -55,6 +59,21 @@ TEST_F(ConfigTest, RejectsInvalidValues) {
 
   absl::SetFlag(&FLAGS_list_limit_default, 5000);
   EXPECT_FALSE(ConfigFromFlags({}).ok());
+}
+
+TEST_F(ConfigTest, TaskRedriveNeedsPositiveTimes) {
+  absl::SetFlag(&FLAGS_task_redrive_interval_ms, 0);
+  EXPECT_EQ(ConfigFromFlags({}).status().message(),
+            "--task_redrive_interval_ms=0: must be at least 1");
+  absl::SetFlag(&FLAGS_task_redrive_interval_ms, 500);
+  absl::SetFlag(&FLAGS_task_redrive_after_seconds, -1);
+  EXPECT_EQ(ConfigFromFlags({}).status().message(),
+            "--task_redrive_after_seconds=-1: must be at least 1");
+  absl::SetFlag(&FLAGS_task_redrive_after_seconds, 5);
+  auto c = ConfigFromFlags({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->task_redrive_interval_ms, 500);
+  EXPECT_EQ(c->task_redrive_after_seconds, 5);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // metadata-svc: wiring only. Reads the config, migrates the schema, builds the pool,
-// repositories, gRPC server, outbox relay and upload sweeper, and drains on SIGTERM.
+// repositories, gRPC server, outbox relay, upload sweeper and task re-drive, and drains on
+// SIGTERM.
 #include <algorithm>
 #include <cstdlib>
 
@@ -14,6 +15,7 @@
 #include "metadata-svc/pg_statements.h"
 #include "metadata-svc/pg_task_repository.h"
 #include "metadata-svc/server.h"
+#include "metadata-svc/task_redriver.h"
 #include "metadata-svc/upload_sweeper.h"
 #include "services/amqp/amqp.h"
 #include "services/common/log.h"
@@ -87,6 +89,9 @@ int Serve(const Config& config) {
   relay.Start();
   UploadSweeper sweeper(images, absl::Milliseconds(config.sweep_interval_ms));
   sweeper.Start();
+  TaskRedriver redriver(tasks, {.interval = absl::Milliseconds(config.task_redrive_interval_ms),
+                                .redrive_after = absl::Seconds(config.task_redrive_after_seconds)});
+  redriver.Start();
 
   (*server)->SetServing(true);
   log::Info("ready");
@@ -94,6 +99,7 @@ int Serve(const Config& config) {
   int signal = WaitForTerminationSignal();
   log::Info("draining").Field("signal", signal);
   (*server)->Shutdown(absl::Seconds(10));
+  redriver.Stop();
   sweeper.Stop();
   relay.Stop();
   log::Info("stopped");

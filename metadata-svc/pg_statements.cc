@@ -107,6 +107,23 @@ void PrepareStatements(pqxx::connection_base& conn) {
                "updated_at = now() "
                "WHERE t.id = $1::uuid AND t.status = 'processing' AND t.lease_owner = $2 "
                "RETURNING t.status");
+  // `updated_at` is the creation time of a pending task and the claim time of a processing one
+  // (nothing else writes it before the task finishes), so requiring it to be old in both cases
+  // also spaces out re-drives of a task whose lease has long expired. The status list repeats
+  // the predicate of the partial index tasks_unfinished_idx so that the planner uses it.
+  conn.prepare(kLockStaleTasks,
+               "SELECT t.id::text, t.type, COALESCE(t.image_id::text, ''), t.request_id, "
+               "t.status, COALESCE(t.lease_owner, ''), t.attempts FROM tasks t "
+               "WHERE t.status IN ('pending', 'processing') "
+               "AND t.updated_at < now() - $2::bigint * interval '1 microsecond' "
+               "AND (t.status = 'pending' OR t.lease_expires_at < now()) "
+               "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.task_id = t.id) "
+               "ORDER BY t.updated_at LIMIT $1 FOR UPDATE OF t SKIP LOCKED");
+  conn.prepare(kRedriveTasks,
+               "WITH t AS (UPDATE tasks t SET updated_at = now() WHERE t.id = ANY($1::uuid[]) "
+               "RETURNING t.id, t.type, t.request_id) "
+               "INSERT INTO outbox (task_id, type, request_id) "
+               "SELECT id, type, request_id FROM t");
 }
 
 }  // namespace gaze::metadata::stmt

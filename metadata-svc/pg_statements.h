@@ -39,12 +39,22 @@ inline constexpr char kReleaseUpload[] = "release_upload";
 // $1 limit -> id, upload_id, upload_object_url, upload_holder of expired uploads,
 // locked, skipping rows other sweepers hold.
 inline constexpr char kExpiredUploads[] = "expired_uploads";
-// $1 task id, $2 worker, $3 lease seconds -> the task when it was claimable.
+// $1 task id, $2 worker, $3 lease seconds -> the task when it was claimable: pending, or
+// processing under an expired lease (its worker died; the re-drive sends it again) or under
+// this worker's own lease.
 inline constexpr char kClaimTask[] = "claim_task";
 // $1 task id -> the task.
 inline constexpr char kGetTask[] = "get_task";
 // $1 task id, $2 worker, $3 success, $4 message -> one row when the worker held the task.
 inline constexpr char kCompleteTask[] = "complete_task";
+// $1 limit, $2 redrive_after (microseconds) -> task id, type, image id, request id, status,
+// lease owner, attempts of the unfinished tasks that nothing will deliver again: pending, or
+// processing under an expired lease, not touched for redrive_after, and with no outbox row
+// waiting. Oldest first, locked, skipping rows that another replica's re-drive holds.
+inline constexpr char kLockStaleTasks[] = "lock_stale_tasks";
+// $1 task ids uuid[]: queues an outbox row for each (the relay publishes it like a new task)
+// and sets updated_at, which keeps the task out of kLockStaleTasks for redrive_after.
+inline constexpr char kRedriveTasks[] = "redrive_tasks";
 
 // Prepares every statement above on `conn`.
 void PrepareStatements(pqxx::connection_base& conn);

@@ -7,6 +7,7 @@
 #include "metadata-svc/enums.h"
 #include "metadata-svc/pg_rows.h"
 #include "metadata-svc/pg_statements.h"
+#include "metadata-svc/sql_params.h"
 #include "services/common/ids.h"
 
 namespace gaze::metadata {
@@ -67,6 +68,37 @@ absl::StatusOr<v1::TaskStatus> PgTaskRepository::CompleteTask(
     if (r.empty()) return not_held();
     tx.commit();
     return ParseTaskStatus(r[0][0].as<std::string>());
+  });
+}
+
+absl::StatusOr<std::vector<RedrivenTask>> PgTaskRepository::RedriveStaleTasks(
+    int limit, absl::Duration redrive_after) {
+  if (limit <= 0) return absl::InvalidArgumentError("limit must be positive");
+  if (redrive_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("redrive_after must not be negative");
+  }
+  using Redriven = std::vector<RedrivenTask>;
+  return pool_.Run<Redriven>([&](pqxx::connection_base& c) -> absl::StatusOr<Redriven> {
+    pqxx::work tx(c);
+    Redriven redriven;
+    std::vector<std::string> ids;
+    for (const pqxx::row& row :
+         tx.exec_prepared(stmt::kLockStaleTasks, limit, absl::ToInt64Microseconds(redrive_after))) {
+      RedrivenTask& t = redriven.emplace_back();
+      t.task_id = row[0].as<std::string>();
+      t.type = row[1].as<std::string>();
+      t.image_id = row[2].as<std::string>();
+      t.request_id = row[3].as<std::string>();
+      t.status = row[4].as<std::string>();
+      t.lease_owner = row[5].as<std::string>();
+      t.attempts = row[6].as<int>();
+      ids.push_back(t.task_id);
+    }
+    // The usual round finds nothing: it then writes nothing, and wakes no relay (the outbox
+    // trigger notifies once per INSERT statement, even an empty one).
+    if (!ids.empty()) tx.exec_prepared0(stmt::kRedriveTasks, PgArrayLiteral(ids));
+    tx.commit();
+    return redriven;
   });
 }
 

@@ -1,4 +1,5 @@
-// TaskRepository on PostgreSQL: claims are compare-and-set updates on the tasks row.
+// TaskRepository on PostgreSQL: claims are compare-and-set updates on the tasks row; a re-drive
+// inserts outbox rows, which the outbox relay publishes.
 #pragma once
 
 #include "metadata-svc/pg_pool.h"
@@ -13,6 +14,8 @@ class PgTaskRepository final : public TaskRepository {
 
   absl::StatusOr<v1::ClaimTaskResponse> ClaimTask(const v1::ClaimTaskRequest& request) override;
   absl::StatusOr<v1::TaskStatus> CompleteTask(const v1::CompleteTaskRequest& request) override;
+  absl::StatusOr<std::vector<RedrivenTask>> RedriveStaleTasks(
+      int limit, absl::Duration redrive_after) override;
 
  private:
   PgPool& pool_;

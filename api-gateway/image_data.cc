@@ -80,8 +80,9 @@ std::optional<ByteRange> ParseRange(std::string_view header, bool legacy, uint64
   return ByteRange{first, last - first + 1};
 }
 
-ImageData::ImageData(DataOptions options, MetadataClient& metadata, store::Store& store)
-    : options_(std::move(options)), metadata_(metadata), store_(store) {}
+ImageData::ImageData(DataOptions options, MetadataClient& metadata, store::Store& store,
+                     WorkerPool& hash_pool)
+    : options_(std::move(options)), metadata_(metadata), store_(store), hash_pool_(hash_pool) {}
 
 asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& image_id) {
   const Request& req = call.request;
@@ -140,7 +141,7 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     co_return call.Error(created.status());
   }
   writer = *std::move(created);
-  auto hasher = store::ImageHasher::Create(options_.os_hash_algo);
+  auto hasher = store::ImageHasher::Create(options_.os_hash_algo, &hash_pool_);
   if (!hasher.ok()) {
     co_await abandon();
     co_return call.Error(hasher.status());

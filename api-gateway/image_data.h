@@ -17,6 +17,10 @@
 #include "absl/time/time.h"
 #include "api-gateway/http_message.h"
 
+namespace gaze {
+class WorkerPool;
+}
+
 namespace gaze::store {
 class Store;
 }
@@ -51,7 +55,9 @@ std::optional<ByteRange> ParseRange(std::string_view header, bool legacy, uint64
 
 class ImageData {
  public:
-  ImageData(DataOptions options, MetadataClient& metadata, store::Store& store);
+  // `hash_pool` runs the MD5 half of upload hashing beside the I/O thread.
+  ImageData(DataOptions options, MetadataClient& metadata, store::Store& store,
+            WorkerPool& hash_pool);
 
   boost::asio::awaitable<Response> Upload(ApiCall& call, const std::string& image_id);
   boost::asio::awaitable<Response> Download(ApiCall& call, const std::string& image_id);
@@ -60,6 +66,7 @@ class ImageData {
   DataOptions options_;
   MetadataClient& metadata_;
   store::Store& store_;
+  WorkerPool& hash_pool_;
 };
 
 }  // namespace gaze::gateway

@@ -15,6 +15,7 @@
 #include "services/common/flags.h"
 #include "services/common/log.h"
 #include "services/common/shutdown.h"
+#include "services/common/worker_pool.h"
 #include "services/store/file_store.h"
 #include "services/store/image_hasher.h"
 
@@ -84,7 +85,8 @@ int Run() {
     auto probe = store::ImageHasher::Create(data_options.os_hash_algo);
     if (!probe.ok()) ConfigError("--os_hash_algo: " + std::string(probe.status().message()));
   }
-  ImageData data(data_options, metadata, **store);
+  WorkerPool hash_pool(absl::GetFlag(FLAGS_io_threads));
+  ImageData data(data_options, metadata, **store, hash_pool);
 
   ServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_api_listen);

@@ -21,9 +21,9 @@ IMAGE_ID=$(curl -sf -X POST -H "X-Auth-Token: $TOKEN" -H 'Content-Type: applicat
   "$GAZE_URL/v2/images" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
 # curl's speed_upload / speed_download are bytes per second over the whole transfer.
-up=$(curl -sf -o /dev/null -w '%{http_code} %{speed_upload} %{time_total}' -X PUT \
+up=$(curl -sf -o /dev/null -w "%{http_code} %{speed_upload} %{time_total}" \
   -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/octet-stream' \
-  --data-binary @"$WORK/payload" "$GAZE_URL/v2/images/$IMAGE_ID/file")
+  -T "$WORK/payload" "$GAZE_URL/v2/images/$IMAGE_ID/file")
 down=$(curl -sf -o /dev/null -w '%{http_code} %{speed_download} %{time_total}' \
   -H "X-Auth-Token: $TOKEN" "$GAZE_URL/v2/images/$IMAGE_ID/file")
 

@@ -2,6 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <condition_variable>
+#include <mutex>
+
+#include "services/common/worker_pool.h"
+
 namespace gaze::store {
 namespace {
 
@@ -35,6 +40,10 @@ struct ImageHasher::Impl {
   MdCtx multihash{EVP_MD_CTX_new()};
   std::string algo;
   uint64_t size = 0;
+  WorkerPool* pool = nullptr;
+  std::mutex mu;
+  std::condition_variable md5_done_cv;
+  bool md5_done = true;
 };
 
 ImageHasher::ImageHasher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -42,12 +51,13 @@ ImageHasher::ImageHasher(ImageHasher&&) noexcept = default;
 ImageHasher& ImageHasher::operator=(ImageHasher&&) noexcept = default;
 ImageHasher::~ImageHasher() = default;
 
-absl::StatusOr<ImageHasher> ImageHasher::Create(std::string_view os_hash_algo) {
+absl::StatusOr<ImageHasher> ImageHasher::Create(std::string_view os_hash_algo, WorkerPool* pool) {
   std::string algo(os_hash_algo);
   const EVP_MD* md = EVP_get_digestbyname(algo.c_str());
   if (md == nullptr) return absl::InvalidArgumentError("unknown hash algorithm: " + algo);
   auto impl = std::make_unique<Impl>();
   impl->algo = std::move(algo);
+  impl->pool = pool;
   if (!impl->md5 || !impl->multihash ||
       EVP_DigestInit_ex(impl->md5.get(), EVP_md5(), nullptr) != 1 ||
       EVP_DigestInit_ex(impl->multihash.get(), md, nullptr) != 1) {
@@ -57,9 +67,28 @@ absl::StatusOr<ImageHasher> ImageHasher::Create(std::string_view os_hash_algo) {
 }
 
 void ImageHasher::Update(const char* data, size_t size) {
-  EVP_DigestUpdate(impl_->md5.get(), data, size);
-  EVP_DigestUpdate(impl_->multihash.get(), data, size);
-  impl_->size += size;
+  Impl* impl = impl_.get();
+  impl->size += size;
+  if (impl->pool == nullptr) {
+    EVP_DigestUpdate(impl->md5.get(), data, size);
+    EVP_DigestUpdate(impl->multihash.get(), data, size);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl->mu);
+    impl->md5_done = false;
+  }
+  impl->pool->Post([impl, data, size] {
+    EVP_DigestUpdate(impl->md5.get(), data, size);
+    {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      impl->md5_done = true;
+    }
+    impl->md5_done_cv.notify_one();
+  });
+  EVP_DigestUpdate(impl->multihash.get(), data, size);
+  std::unique_lock<std::mutex> lock(impl->mu);
+  impl->md5_done_cv.wait(lock, [impl] { return impl->md5_done; });
 }
 
 ImageDigests ImageHasher::Finish() {

@@ -10,6 +10,10 @@
 
 #include "absl/status/statusor.h"
 
+namespace gaze {
+class WorkerPool;
+}
+
 namespace gaze::store {
 
 struct ImageDigests {
@@ -21,13 +25,17 @@ struct ImageDigests {
 
 class ImageHasher {
  public:
-  // `os_hash_algo` is an OpenSSL digest name such as "sha512" or "sha256".
-  static absl::StatusOr<ImageHasher> Create(std::string_view os_hash_algo);
+  // `os_hash_algo` is an OpenSSL digest name such as "sha512" or "sha256". With `pool`, each
+  // Update computes MD5 on a pool thread while the caller computes the os_hash, which almost
+  // halves the time per byte (each digest runs at roughly the same speed on one core).
+  static absl::StatusOr<ImageHasher> Create(std::string_view os_hash_algo,
+                                            WorkerPool* pool = nullptr);
 
   ImageHasher(ImageHasher&&) noexcept;
   ImageHasher& operator=(ImageHasher&&) noexcept;
   ~ImageHasher();
 
+  // Returns when both digests have consumed `data`.
   void Update(const char* data, size_t size);
   // Completes both digests; the hasher must not be used afterwards.
   ImageDigests Finish();

@@ -1,6 +1,7 @@
 #include "services/store/image_hasher.h"
 
 #include "gtest/gtest.h"
+#include "services/common/worker_pool.h"
 
 namespace gaze::store {
 namespace {
@@ -26,6 +27,25 @@ TEST(ImageHasherTest, EmptyInput) {
   EXPECT_EQ(d.size, 0u);
   EXPECT_EQ(d.checksum, "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(d.os_hash_value, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(ImageHasherTest, PoolGivesTheSameDigests) {
+  WorkerPool pool(2);
+  auto serial = ImageHasher::Create("sha512");
+  auto parallel = ImageHasher::Create("sha512", &pool);
+  ASSERT_TRUE(serial.ok() && parallel.ok());
+  std::string data(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + (i >> 9));
+  for (size_t off = 0; off < data.size(); off += 65536) {
+    size_t n = std::min<size_t>(65536, data.size() - off);
+    serial->Update(data.data() + off, n);
+    parallel->Update(data.data() + off, n);
+  }
+  ImageDigests a = serial->Finish();
+  ImageDigests b = parallel->Finish();
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.checksum, b.checksum);
+  EXPECT_EQ(a.os_hash_value, b.os_hash_value);
 }
 
 TEST(ImageHasherTest, UnknownAlgorithmIsRejected) {

@@ -1,6 +1,8 @@
 #include "api-gateway/api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <optional>
 
 #include "api-gateway/api_call.h"
 #include "api-gateway/errors.h"
@@ -31,6 +33,34 @@ std::vector<std::string> Segments(std::string_view path) {
     i = slash + 1;
   }
   return out;
+}
+
+// Glance v2 resources that exist in every Glance deployment but not yet in Gaze: they answer
+// 501 rather than 404, so that nobody mistakes them for a missing image. (Features Glance
+// itself answers 404 for when they are switched off — /v2/info/stores, /v2/cache,
+// /v2/images/{id}/stage, /v2/stores — keep Glance's 404.)
+std::optional<std::string_view> NotYetImplemented(const std::vector<std::string>& seg) {
+  if (seg.empty()) return std::nullopt;
+  const std::string& root = seg[0];
+  if (root == "images" && seg.size() >= 3) {
+    const std::string& sub = seg[2];
+    if (sub == "actions" && seg.size() == 4 && (seg[3] == "deactivate" || seg[3] == "reactivate")) {
+      return "Image deactivation";
+    }
+    if (sub == "members" && seg.size() <= 4) return "Image sharing (members)";
+    if (sub == "import" && seg.size() == 3) return "Interoperable image import";
+    if (sub == "tasks" && seg.size() == 3) return "The image tasks API";
+    if (sub == "locations" && seg.size() == 3) return "The locations API";
+  }
+  if (root == "info" && seg.size() == 2 && (seg[1] == "import" || seg[1] == "usage")) {
+    return seg[1] == "import" ? "Interoperable image import" : "Quota usage";
+  }
+  if (root == "tasks" && seg.size() <= 2) return "The tasks API";
+  if (root == "metadefs") return "The metadata definitions catalog";
+  if (root == "schemas" && seg.size() >= 2 && seg[1] != "image" && seg[1] != "images") {
+    return "This schema";
+  }
+  return std::nullopt;
 }
 
 // The version prefixes routed to the v2 API: the bare major version and every advertised
@@ -143,7 +173,54 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
     if (method != "GET") co_return MethodNotAllowed(call, "GET");
     co_return JsonResponse(200, seg[1] == "image" ? ImageSchemaJson() : ImagesSchemaJson());
   }
+  if (seg.size() == 4 && seg[0] == "images" && seg[2] == "tags") {
+    if (method == "PUT") co_return co_await SetTag(call, seg[1], seg[3], true);
+    if (method == "DELETE") co_return co_await SetTag(call, seg[1], seg[3], false);
+    co_return MethodNotAllowed(call, "PUT, DELETE");
+  }
+  if (std::optional<std::string_view> feature = NotYetImplemented(seg)) {
+    co_return call.Error(501, std::string(*feature) + " is not implemented by Gaze yet.");
+  }
   co_return call.Error(404, "The resource could not be found.");
+}
+
+asio::awaitable<Response> GlanceApi::SetTag(ApiCall& call, const std::string& id,
+                                            const std::string& tag, bool present) {
+  if (tag.size() > 255) co_return call.Error(400, "Tag is too long: at most 255 characters.");
+  for (int attempt = 1;; ++attempt) {
+    v1::GetImageRequest get;
+    *get.mutable_caller() = call.Caller();
+    get.set_id(id);
+    auto current = co_await metadata_.GetImage(call.request_id, get);
+    if (!current.ok()) co_return call.Error(current.status());
+    auto tags = current->tags();
+    auto it = std::find(tags.begin(), tags.end(), tag);
+    bool has = it != tags.end();
+    if (!present && !has) co_return call.Error(404, "Tag " + tag + " not found.");
+    v1::UpdateImageRequest update;
+    *update.mutable_caller() = call.Caller();
+    update.set_id(id);
+    update.set_expected_version(current->version());
+    update.mutable_update_mask()->add_paths("tags");
+    *update.mutable_image()->mutable_tags() = tags;
+    if (present && !has) update.mutable_image()->add_tags(tag);
+    if (!present) {
+      auto* out = update.mutable_image()->mutable_tags();
+      out->erase(out->begin() + (it - tags.begin()));
+    }
+    // Adding a present tag changes nothing but must still be allowed only to those who may
+    // modify the image, so the update is sent regardless.
+    auto updated = co_await metadata_.UpdateImage(call.request_id, update);
+    if (updated.ok()) {
+      Response r;
+      r.status = 204;
+      co_return r;
+    }
+    if (updated.status().code() != absl::StatusCode::kAborted ||
+        attempt >= options_.patch_attempts) {
+      co_return call.Error(updated.status());
+    }
+  }
 }
 
 asio::awaitable<std::optional<std::string>> GlanceApi::ReadJsonBody(ApiCall& call,

@@ -51,6 +51,9 @@ class GlanceApi {
   boost::asio::awaitable<Response> ShowImage(ApiCall& call, const std::string& id);
   boost::asio::awaitable<Response> PatchImage(ApiCall& call, const std::string& id);
   boost::asio::awaitable<Response> DeleteImage(ApiCall& call, const std::string& id);
+  // PUT (present) and DELETE (!present) /v2/images/{id}/tags/{tag}.
+  boost::asio::awaitable<Response> SetTag(ApiCall& call, const std::string& id,
+                                          const std::string& tag, bool present);
   // Reads a JSON body or produces the error response (400 none, 413 too large).
   boost::asio::awaitable<std::optional<std::string>> ReadJsonBody(ApiCall& call, Response* error);
   Response Versions(int status) const;

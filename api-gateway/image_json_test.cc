@@ -123,6 +123,7 @@ TEST(ImageJsonTest, SchemasAreValidJsonWithFormatEnums) {
   EXPECT_EQ(disk.at(8).as_string(), "qcow2");
   EXPECT_EQ(props.at("os_distro").at("is_base").as_bool(), false);
   EXPECT_EQ(image.at("additionalProperties").at("type").as_string(), "string");
+  EXPECT_FALSE(props.contains("stores")) << "single store: no stores attribute";
   json::value images = json::parse(ImagesSchemaJson());
   EXPECT_EQ(images.at("properties").at("images").at("items").at("name").as_string(), "image");
 }

@@ -14,6 +14,9 @@ constexpr const char* kUuidPattern =
 
 // Glance's base image properties (glance/api/v2/images.py get_base_properties) followed by
 // the custom properties of its shipped etc/schema-image.json, marked "is_base": false.
+// `stores` is left out: images only carry it with multiple stores (contract §3.1), and the
+// glance CLI turns every schema property into an option, so `--stores` would collide with
+// the one its image-create-via-import command defines.
 constexpr const char* kImageSchemaTemplate = R"json({
   "name": "image",
   "properties": {
@@ -40,7 +43,6 @@ constexpr const char* kImageSchemaTemplate = R"json({
     "min_disk": {"type": "integer", "description": "Amount of disk space (in GB) required to boot image."},
     "self": {"type": "string", "readOnly": true, "description": "An image self url"},
     "file": {"type": "string", "readOnly": true, "description": "An image file url"},
-    "stores": {"type": "string", "readOnly": true, "description": "Store in which image data resides.  Only present when the operator has enabled multiple stores.  May be a comma-separated list of store identifiers."},
     "schema": {"type": "string", "readOnly": true, "description": "An image schema url"},
     "locations": {"type": "array", "description": "A set of URLs to access the image file kept in external store",
       "items": {"type": "object", "required": ["url", "metadata"], "properties": {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Builds Gaze and starts the local dev stack: PostgreSQL, RabbitMQ, metadata-svc,
+# task-worker and api-gateway, all in the background with their state under $GAZE_HOME
+# (default: .gaze in the repository). Running it again rebuilds and restarts cleanly;
+# deploy/dev/down.sh stops the stack. GAZE_RESET=1 wipes the state first.
+#
+# Standard output is only the stack's coordinates, as shell assignments (also written to
+# $GAZE_HOME/env), so both `eval "$(deploy/dev/up.sh)"` and `. .gaze/env` work:
+#   GAZE_URL=http://127.0.0.1:9292
+#   GAZE_ADMIN_TOKEN=...  GAZE_DEMO_TOKEN=...  GAZE_ALT_TOKEN=...
+# Everything else goes to standard error.
+#
+# Ports: GAZE_API_PORT (9292), GAZE_GRPC_PORT (9191), GAZE_PG_PORT (55432),
+# GAZE_AMQP_PORT (5682; RabbitMQ also uses -1000, +20000 and +30000..+30010 of it).
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+API_PORT=${GAZE_API_PORT:-9292}
+GRPC_PORT=${GAZE_GRPC_PORT:-9191}
+PG_PORT=${GAZE_PG_PORT:-55432}
+MQ_PORT=${GAZE_AMQP_PORT:-5682}
+BUILD_DIR=${GAZE_BUILD_DIR:-$GAZE_ROOT/build}
+BIN=$BUILD_DIR/bin
+READY_TIMEOUT=60 # seconds each process gets to become ready
+
+# start_service NAME ARGS...: runs $BIN/NAME in its own session, so that neither the end of
+# this script nor a ^C in its terminal reaches it. The previous log is kept as NAME.log.1.
+start_service() {
+  local name=$1 logf=$GAZE_HOME/logs/$1.log
+  shift
+  [ ! -f "$logf" ] || mv -f "$logf" "$logf.1"
+  log "starting $name"
+  setsid nohup "$BIN/$name" "$@" >"$logf" 2>&1 </dev/null &
+  echo $! >"$GAZE_HOME/run/$name.pid"
+}
+
+# wait_ready NAME COMMAND...: polls COMMAND until it succeeds; fails with the tail of the
+# log if the process exits or READY_TIMEOUT passes first.
+wait_ready() {
+  local name=$1 pid deadline=$((SECONDS + READY_TIMEOUT))
+  shift
+  pid=$(<"$GAZE_HOME/run/$name.pid")
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pid"; then
+      log "$name exited; the end of $GAZE_HOME/logs/$name.log:"
+    elif ((SECONDS >= deadline)); then
+      log "$name is not ready after ${READY_TIMEOUT}s; the end of $GAZE_HOME/logs/$name.log:"
+    else
+      sleep 0.2
+      continue
+    fi
+    tail -n 40 "$GAZE_HOME/logs/$name.log" >&2
+    exit 1
+  done
+  log "$name is ready"
+}
+
+logged_ready() { grep -qE '"msg" *: *"ready"' "$GAZE_HOME/logs/$1.log"; }
+
+# Tokens for the static token file: an admin, and a member in each of two projects.
+create_tokens() {
+  (umask 077 && /usr/bin/python3 - "$1" <<'EOF'
+import json, secrets, sys
+def entry(name, roles):
+    return {"token": "gaze-" + secrets.token_hex(16), "user_id": secrets.token_hex(16),
+            "user_name": name, "project_id": secrets.token_hex(16), "project_name": name,
+            "roles": roles}
+with open(sys.argv[1], "w") as f:
+    json.dump({"tokens": [entry("admin", ["admin", "member", "reader"]),
+                          entry("demo", ["member", "reader"]),
+                          entry("alt", ["member", "reader"])]}, f, indent=2)
+    f.write("\n")
+EOF
+  )
+}
+
+# The coordinates: the URL and the first token of each project in the token file.
+write_env() {
+  (umask 077 && /usr/bin/python3 - "$1" "http://127.0.0.1:$API_PORT" >"$2" <<'EOF'
+import json, sys
+tokens = json.load(open(sys.argv[1]))["tokens"]
+print(f"GAZE_URL={sys.argv[2]}")
+for project in ("admin", "demo", "alt"):
+    token = next(t["token"] for t in tokens if t.get("project_name") == project)
+    print(f"GAZE_{project.upper()}_TOKEN={token}")
+EOF
+  )
+}
+
+stop_on_failure() {
+  local status=$?
+  if [ "$status" != 0 ]; then
+    log "start-up failed; stopping the stack"
+    "$GAZE_ROOT/deploy/dev/down.sh"
+  fi
+}
+
+main() {
+  check_ports "$MQ_PORT" "GAZE_API_PORT=$API_PORT" "GAZE_GRPC_PORT=$GRPC_PORT" \
+    "GAZE_PG_PORT=$PG_PORT" "GAZE_AMQP_PORT=$MQ_PORT"
+  "$GAZE_ROOT/deploy/dev/install-deps.sh"
+
+  # Build before stopping the running stack: a build error leaves it untouched.
+  log "building into $BUILD_DIR"
+  cmake -S "$GAZE_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$BUILD_DIR" metadata-svc task-worker api-gateway
+
+  if [ "${GAZE_RESET:-0}" = 1 ]; then
+    "$GAZE_ROOT/deploy/dev/down.sh" --purge
+  else
+    "$GAZE_ROOT/deploy/dev/down.sh"
+  fi
+
+  gaze_home_init
+  mkdir -p "$GAZE_HOME/logs" "$GAZE_HOME/run" "$GAZE_HOME/images"
+  trap stop_on_failure EXIT # from here on a failure stops what this run started
+
+  pg_paths "$PG_PORT"
+  mq_paths "$MQ_PORT"
+  stack_record
+  pg_start dev
+  mq_start
+  local dsn amqp tokens=$GAZE_HOME/tokens.json
+  dsn=$(pg_dsn)
+  amqp=$(mq_url)
+
+  log "applying database migrations"
+  "$BIN/metadata-svc" migrate --pg_dsn "$dsn"
+  if [ ! -f "$tokens" ]; then
+    log "creating $tokens"
+    create_tokens "$tokens"
+  fi
+
+  start_service metadata-svc serve --grpc_port "$GRPC_PORT" --pg_dsn "$dsn" \
+    --amqp_url "$amqp"
+  wait_ready metadata-svc "$BIN/metadata-svc" probe --grpc_port "$GRPC_PORT"
+
+  start_service task-worker --metadata_target "127.0.0.1:$GRPC_PORT" --amqp_url "$amqp" \
+    --data_dir "$GAZE_HOME/images"
+  wait_ready task-worker logged_ready task-worker
+
+  start_service api-gateway --api_port "$API_PORT" --metadata_target "127.0.0.1:$GRPC_PORT" \
+    --data_dir "$GAZE_HOME/images" --token_file "$tokens"
+  wait_ready api-gateway curl -fsS "http://127.0.0.1:$API_PORT/readyz"
+
+  write_env "$tokens" "$GAZE_HOME/env"
+  log "the stack is up; logs are in $GAZE_HOME/logs; deploy/dev/down.sh stops it"
+}
+
+# Everything but the coordinates goes to stderr. (A redirected function, rather than
+# `exec 3>&1 1>&2`: the daemons must not inherit the caller's stdout, or `$(up.sh)` would
+# wait for them to exit.)
+main >&2
+cat "$GAZE_HOME/env"

@@ -103,12 +103,7 @@ Response GlanceApi::Versions(int status) const {
 }
 
 Response GlanceApi::Unauthorized(const Request& request, const std::string& request_id) const {
-  log::Info("request rejected")
-      .RequestId(request_id)
-      .Field("status", 401)
-      .Field("method", request.method)
-      .Field("path", request.path)
-      .Field("reason", "missing or unknown token");
+  LogRejected(request, request_id, 401, "missing or unknown token");
   Response r = ErrorResponse(401, "The request you have made requires authentication.",
                              request.FindHeader("Accept"));
   r.With("WWW-Authenticate", "Keystone uri=\"" + options_.public_url + "\"");

@@ -14,13 +14,18 @@ metadata::v1::Caller ApiCall::Caller() const {
   return caller;
 }
 
-Response ApiCall::Error(int status, std::string_view explanation) const {
+void LogRejected(const Request& request, const std::string& request_id, int status,
+                 std::string_view reason) {
   log::Info("request rejected")
       .RequestId(request_id)
       .Field("status", status)
       .Field("method", request.method)
       .Field("path", request.path)
-      .Field("reason", explanation);
+      .Field("reason", reason);
+}
+
+Response ApiCall::Error(int status, std::string_view explanation) const {
+  LogRejected(request, request_id, status, explanation);
   return ErrorResponse(status, explanation, accept());
 }
 

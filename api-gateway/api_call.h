@@ -27,6 +27,10 @@ struct ApiCall {
   Response Error(const absl::Status& status) const;
 };
 
+// Logs a rejected request (4xx) with its request id, so that no bad input goes unrecorded.
+void LogRejected(const Request& request, const std::string& request_id, int status,
+                 std::string_view reason);
+
 // A JSON response (Content-Type: application/json).
 Response JsonResponse(int status, std::string body);
 

@@ -6,18 +6,15 @@
 namespace gaze::metadata {
 
 TaskRedriver::TaskRedriver(TaskRepository& repository, Options options)
-    : repository_(repository), options_(options) {}
-
-TaskRedriver::~TaskRedriver() { Stop(); }
-
-void TaskRedriver::Start() {
-  thread_ = std::thread([this] { Loop(); });
-}
-
-void TaskRedriver::Stop() {
-  stop_.Stop();
-  if (thread_.joinable()) thread_.join();
-}
+    : repository_(repository),
+      options_(options),
+      // Deliberately one batch per interval, even a full one (see kBatch).
+      thread_(options.interval, [this] {
+        if (absl::StatusOr<int> n = RedriveOnce(); !n.ok()) {
+          log::Warning("task re-drive failed").Field("error", n.status().ToString());
+        }
+        return false;
+      }) {}
 
 absl::StatusOr<int> TaskRedriver::RedriveOnce() {
   auto redriven = repository_.RedriveStaleTasks(kBatch, options_.redrive_after);
@@ -35,15 +32,6 @@ absl::StatusOr<int> TaskRedriver::RedriveOnce() {
         .Field("attempts", t.attempts);
   }
   return static_cast<int>(redriven->size());
-}
-
-void TaskRedriver::Loop() {
-  while (!stop_.stopped()) {
-    if (absl::StatusOr<int> n = RedriveOnce(); !n.ok()) {
-      log::Warning("task re-drive failed").Field("error", n.status().ToString());
-    }
-    stop_.WaitFor(options_.interval);
-  }
 }
 
 }  // namespace gaze::metadata

@@ -13,11 +13,9 @@
 // many others); the worker then acks the duplicate, which is the price of never losing one.
 #pragma once
 
-#include <thread>
-
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "metadata-svc/stop_signal.h"
+#include "metadata-svc/periodic_thread.h"
 #include "metadata-svc/task_repository.h"
 
 namespace gaze::metadata {
@@ -35,25 +33,19 @@ class TaskRedriver {
   };
 
   TaskRedriver(TaskRepository& repository, Options options);
-  ~TaskRedriver();  // Stop()s
-  TaskRedriver(const TaskRedriver&) = delete;
-  TaskRedriver& operator=(const TaskRedriver&) = delete;
 
   // The first round runs at once, then one every interval.
-  void Start();
-  void Stop();
+  void Start() { thread_.Start(); }
+  void Stop() { thread_.Stop(); }
 
   // One round: re-drives up to kBatch tasks, logs each, and returns how many. The thread calls
   // it; tests call it directly (without Start()).
   absl::StatusOr<int> RedriveOnce();
 
  private:
-  void Loop();
-
   TaskRepository& repository_;
   const Options options_;
-  StopSignal stop_;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped before the members its rounds use
 };
 
 }  // namespace gaze::metadata

@@ -2,11 +2,9 @@
 // uploader died (lease expired) to queued and queues the removal of their partial objects.
 #pragma once
 
-#include <thread>
-
 #include "absl/time/time.h"
 #include "metadata-svc/image_repository.h"
-#include "metadata-svc/stop_signal.h"
+#include "metadata-svc/periodic_thread.h"
 
 namespace gaze::metadata {
 
@@ -16,20 +14,16 @@ class UploadSweeper {
   static constexpr int kBatch = 100;
 
   UploadSweeper(ImageRepository& repository, absl::Duration interval);
-  ~UploadSweeper();  // Stop()s
-  UploadSweeper(const UploadSweeper&) = delete;
-  UploadSweeper& operator=(const UploadSweeper&) = delete;
 
-  void Start();
-  void Stop();
+  void Start() { thread_.Start(); }
+  void Stop() { thread_.Stop(); }
 
  private:
-  void Loop();
+  // One transaction; true when the batch was full (more may be waiting).
+  bool SweepOnce();
 
   ImageRepository& repository_;
-  const absl::Duration interval_;
-  StopSignal stop_;
-  std::thread thread_;
+  PeriodicThread thread_;  // last: stopped before the members its rounds use
 };
 
 }  // namespace gaze::metadata

@@ -1,0 +1,234 @@
+#include "services/keystone/keystone_authenticator.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "services/common/log.h"
+#include "services/http/client.h"
+
+namespace gaze::keystone {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using auth::AuthResult;
+using Outcome = auth::AuthResult::Outcome;
+
+// Longer tokens are refused without asking Keystone (Fernet tokens are ~200 bytes; PKI
+// tokens of old could reach a few KiB).
+constexpr size_t kMaxTokenBytes = 8192;
+// Our own token is renewed this long before it expires.
+constexpr absl::Duration kRenewMargin = absl::Seconds(60);
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string StringAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  return v != nullptr && v->is_string() ? std::string(v->as_string().c_str()) : std::string();
+}
+
+const json::object* ObjectAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  return v != nullptr ? v->if_object() : nullptr;
+}
+
+AuthResult Rejected(std::string reason) {
+  return AuthResult{Outcome::kRejected, {}, std::move(reason)};
+}
+AuthResult Unavailable(std::string reason) {
+  return AuthResult{Outcome::kUnavailable, {}, std::move(reason)};
+}
+
+}  // namespace
+
+absl::StatusOr<ValidatedToken> ParseTokenBody(std::string_view body) {
+  boost::system::error_code ec;
+  json::value root = json::parse(json::string_view(body.data(), body.size()), ec);
+  const json::object* doc = ec ? nullptr : root.if_object();
+  const json::object* token = doc != nullptr ? ObjectAt(*doc, "token") : nullptr;
+  if (token == nullptr) return absl::InvalidArgumentError("no token object in Keystone's answer");
+  ValidatedToken out;
+  std::string expires = StringAt(*token, "expires_at");
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, expires, &out.expires_at, &error)) {
+    return absl::InvalidArgumentError("bad expires_at '" + expires + "': " + error);
+  }
+  if (const json::object* user = ObjectAt(*token, "user")) {
+    out.identity.user_id = StringAt(*user, "id");
+    out.identity.user_name = StringAt(*user, "name");
+  }
+  if (out.identity.user_id.empty()) return absl::InvalidArgumentError("token without user");
+  // Glance only knows project-scoped callers; a domain- or system-scoped token leaves the
+  // project empty, so the caller owns nothing and policy decides what it may read.
+  if (const json::object* project = ObjectAt(*token, "project")) {
+    out.identity.project_id = StringAt(*project, "id");
+    out.identity.project_name = StringAt(*project, "name");
+  }
+  if (const json::value* roles = token->if_contains("roles"); roles && roles->is_array()) {
+    for (const json::value& r : roles->as_array()) {
+      if (!r.is_object()) continue;
+      std::string name = Lower(StringAt(r.as_object(), "name"));
+      if (name.empty()) continue;
+      out.identity.is_admin = out.identity.is_admin || name == "admin";
+      out.identity.roles.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<KeystoneAuthenticator>> KeystoneAuthenticator::Create(
+    asio::any_io_executor executor, KeystoneOptions options) {
+  if (options.user.empty() || options.password.empty() || options.project.empty()) {
+    return absl::InvalidArgumentError("Keystone service user, password and project are required");
+  }
+  std::string url = options.url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.size() >= 3 && url.substr(url.size() - 3) == "/v3") url.resize(url.size() - 3);
+  std::string_view rest = url;
+  size_t scheme = rest.find("://");
+  size_t slash =
+      scheme == std::string_view::npos ? std::string_view::npos : rest.find('/', scheme + 3);
+  std::string base_path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+  http::ClientOptions client_options;
+  client_options.timeout = options.timeout;
+  auto client = http::Client::Create(std::move(executor), url, client_options);
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<KeystoneAuthenticator>(
+      new KeystoneAuthenticator(std::move(options), std::move(base_path), *std::move(client)));
+}
+
+KeystoneAuthenticator::KeystoneAuthenticator(KeystoneOptions options, std::string base_path,
+                                             std::unique_ptr<http::Client> client)
+    : options_(std::move(options)),
+      base_path_(std::move(base_path)),
+      client_(std::move(client)),
+      cache_(options_.cache) {}
+
+KeystoneAuthenticator::~KeystoneAuthenticator() = default;
+
+asio::awaitable<absl::StatusOr<std::string>> KeystoneAuthenticator::ServiceToken(
+    const std::string& stale) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!service_token_.empty() && service_token_ != stale &&
+        absl::Now() + kRenewMargin < service_token_expires_) {
+      co_return service_token_;
+    }
+  }
+  json::object body{
+      {"auth",
+       json::object{
+           {"identity",
+            json::object{
+                {"methods", json::array{"password"}},
+                {"password",
+                 json::object{
+                     {"user", json::object{{"name", options_.user},
+                                           {"domain", json::object{{"name", options_.user_domain}}},
+                                           {"password", options_.password}}}}}}},
+           {"scope",
+            json::object{
+                {"project",
+                 json::object{{"name", options_.project},
+                              {"domain", json::object{{"name", options_.project_domain}}}}}}}}}};
+  http::ClientRequest request;
+  request.method = "POST";
+  request.target = base_path_ + "/v3/auth/tokens?nocatalog";
+  request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+  request.body = json::serialize(body);
+  auto response = co_await client_->Send(request);
+  if (!response.ok()) co_return response.status();
+  if (response->status != 201) {
+    co_return absl::UnavailableError("Keystone refused Gaze's service credentials: HTTP " +
+                                     std::to_string(response->status));
+  }
+  std::string token = response->Header("X-Subject-Token");
+  auto parsed = ParseTokenBody(response->body);
+  if (token.empty() || !parsed.ok()) {
+    co_return absl::UnavailableError("unexpected answer from Keystone to the service login");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  service_token_ = token;
+  service_token_expires_ = parsed->expires_at;
+  co_return token;
+}
+
+asio::awaitable<AuthResult> KeystoneAuthenticator::Validate(std::string_view token,
+                                                            bool allow_expired,
+                                                            std::string_view request_id) {
+  absl::Time now = absl::Now();
+  if (!allow_expired) {
+    AuthResult cached{Outcome::kAuthenticated, {}, "cached"};
+    switch (cache_.Lookup(token, now, &cached.identity)) {
+      case TokenCache::Verdict::kValid:
+        co_return cached;
+      case TokenCache::Verdict::kRejected:
+        co_return Rejected("token rejected by Keystone (cached)");
+      case TokenCache::Verdict::kMiss:
+        break;
+    }
+  }
+  http::ClientRequest request;
+  request.target = base_path_ + "/v3/auth/tokens?nocatalog" +
+                   std::string(allow_expired ? "&allow_expired=1" : "");
+  std::string stale;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto ours = co_await ServiceToken(stale);
+    if (!ours.ok()) co_return Unavailable(std::string(ours.status().message()));
+    request.headers = {{"X-Auth-Token", *ours},
+                       {"X-Subject-Token", std::string(token)},
+                       {"Accept", "application/json"},
+                       {"X-OpenStack-Request-ID", std::string(request_id)}};
+    auto response = co_await client_->Send(request);
+    if (!response.ok()) co_return Unavailable(std::string(response.status().message()));
+    if (response->status == 401) {  // our own token expired or was revoked: renew, retry
+      stale = *ours;
+      continue;
+    }
+    if (response->status == 404) {
+      if (!allow_expired) cache_.PutRejected(token, now);
+      co_return Rejected("Keystone: token not found or expired");
+    }
+    if (response->status != 200) {
+      co_return Unavailable("Keystone answered HTTP " + std::to_string(response->status) +
+                            " to a token validation");
+    }
+    auto parsed = ParseTokenBody(response->body);
+    if (!parsed.ok()) co_return Unavailable(std::string(parsed.status().message()));
+    if (!allow_expired) cache_.PutValid(token, parsed->identity, parsed->expires_at, now);
+    co_return AuthResult{Outcome::kAuthenticated, std::move(parsed->identity), "validated"};
+  }
+  co_return Unavailable("Keystone keeps refusing Gaze's service token");
+}
+
+asio::awaitable<AuthResult> KeystoneAuthenticator::Authenticate(std::string_view token,
+                                                                std::string_view service_token,
+                                                                std::string_view request_id) {
+  if (token.empty()) co_return Rejected("no token");
+  if (token.size() > kMaxTokenBytes || service_token.size() > kMaxTokenBytes) {
+    co_return Rejected("token too long");
+  }
+  bool allow_expired = false;
+  if (!service_token.empty()) {
+    AuthResult service = co_await Validate(service_token, false, request_id);
+    if (service.outcome != Outcome::kAuthenticated) co_return service;
+    for (const std::string& role : service.identity.roles) {
+      for (const std::string& wanted : options_.service_token_roles) {
+        allow_expired = allow_expired || role == wanted;
+      }
+    }
+    if (!allow_expired) co_return Rejected("X-Service-Token lacks a service role");
+  }
+  AuthResult result = co_await Validate(token, allow_expired, request_id);
+  if (result.outcome == Outcome::kUnavailable) {
+    log::Warning("cannot validate token").RequestId(request_id).Field("reason", result.reason);
+  }
+  co_return result;
+}
+
+}  // namespace gaze::keystone

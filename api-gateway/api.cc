@@ -10,8 +10,11 @@
 #include "api-gateway/image_json.h"
 #include "api-gateway/image_patch.h"
 #include "api-gateway/list_query.h"
+#include "api-gateway/member_json.h"
 #include "api-gateway/metadata_client.h"
+#include "api-gateway/routes.h"
 #include "api-gateway/schemas.h"
+#include "services/auth/policy.h"
 #include "services/auth/static_tokens.h"
 #include "services/common/log.h"
 
@@ -20,52 +23,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-// Splits "/a/b/c" into {"a","b","c"}; a single trailing slash is ignored.
-std::vector<std::string> Segments(std::string_view path) {
-  std::vector<std::string> out;
-  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  size_t i = 1;
-  while (i <= path.size()) {
-    size_t slash = path.find('/', i);
-    if (slash == std::string_view::npos) slash = path.size();
-    out.emplace_back(path.substr(i, slash - i));
-    i = slash + 1;
-  }
-  return out;
-}
-
-// Glance v2 resources that exist in every Glance deployment but not yet in Gaze: they answer
-// 501 rather than 404, so that nobody mistakes them for a missing image. (Features Glance
-// itself answers 404 for when they are switched off — /v2/info/stores, /v2/cache,
-// /v2/images/{id}/stage, /v2/stores — keep Glance's 404.)
-std::optional<std::string_view> NotYetImplemented(const std::vector<std::string>& seg) {
-  if (seg.empty()) return std::nullopt;
-  const std::string& root = seg[0];
-  if (root == "images" && seg.size() >= 3) {
-    const std::string& sub = seg[2];
-    if (sub == "actions" && seg.size() == 4 && (seg[3] == "deactivate" || seg[3] == "reactivate")) {
-      return "Image deactivation";
-    }
-    if (sub == "members" && seg.size() <= 4) return "Image sharing (members)";
-    if (sub == "import" && seg.size() == 3) return "Interoperable image import";
-    if (sub == "tasks" && seg.size() == 3) return "The image tasks API";
-    if (sub == "locations" && seg.size() == 3) return "The locations API";
-  }
-  if (root == "info" && seg.size() == 2 && (seg[1] == "import" || seg[1] == "usage")) {
-    return seg[1] == "import" ? "Interoperable image import" : "Quota usage";
-  }
-  if (root == "tasks" && seg.size() <= 2) return "The tasks API";
-  if (root == "metadefs") return "The metadata definitions catalog";
-  if (root == "schemas" && seg.size() >= 2 && seg[1] != "image" && seg[1] != "images") {
-    return "This schema";
-  }
-  return std::nullopt;
-}
-
-// The version prefixes routed to the v2 API: the bare major version and every advertised
-// minor version.
-bool IsV2Prefix(std::string_view segment) { return segment == "v2" || segment == "v2.0"; }
 
 Response MethodNotAllowed(ApiCall& call, std::string allow) {
   Response r =
@@ -82,24 +39,47 @@ Response PlainResponse(int status, std::string body) {
   return r;
 }
 
+// A members RPC request on behalf of the caller, for `image_id` (and `member_id`).
+template <typename MembersRequest>
+MembersRequest MemberRequest(const ApiCall& call, const std::string& image_id,
+                             const std::string& member_id = "") {
+  MembersRequest req;
+  *req.mutable_caller() = call.Caller();
+  req.set_image_id(image_id);
+  if constexpr (requires { req.set_member_id(member_id); }) req.set_member_id(member_id);
+  return req;
+}
+
+void LogMemberChange(std::string_view what, const ApiCall& call, const std::string& image_id,
+                     const std::string& member_id) {
+  log::Info(what)
+      .RequestId(call.request_id)
+      .Field("image_id", image_id)
+      .Field("member_id", member_id);
+}
+
+// Making an image public or community takes a policy of its own besides the action's.
+std::optional<Response> AuthorizeVisibility(const ApiCall& call, v1::Visibility visibility,
+                                            const auth::PolicyTarget& target) {
+  if (visibility == v1::VISIBILITY_PUBLIC) return call.Authorize("publicize_image", target);
+  if (visibility == v1::VISIBILITY_COMMUNITY) return call.Authorize("communitize_image", target);
+  return std::nullopt;
+}
+
 }  // namespace
 
 GlanceApi::GlanceApi(ApiOptions options, MetadataClient& metadata, ImageData& data,
-                     const auth::StaticTokens& tokens)
-    : options_(std::move(options)), metadata_(metadata), data_(data), tokens_(tokens) {}
+                     const auth::StaticTokens& tokens, const auth::Policy& policy)
+    : options_(std::move(options)),
+      metadata_(metadata),
+      data_(data),
+      tokens_(tokens),
+      policy_(policy) {}
 
 GlanceApi::~GlanceApi() = default;
 
 Response GlanceApi::Versions(int status) const {
-  // Gaze advertises the minor versions whose every feature it implements (see
-  // docs/api-compatibility.md). Later minors are added as their features land.
-  json::object doc{
-      {"versions", json::array{json::object{
-                       {"id", "v2.0"},
-                       {"status", "CURRENT"},
-                       {"links", json::array{json::object{
-                                     {"rel", "self"}, {"href", options_.public_url + "/v2/"}}}}}}}};
-  return JsonResponse(status, json::serialize(doc));
+  return JsonResponse(status, VersionsJson(options_.public_url));
 }
 
 Response GlanceApi::Unauthorized(const Request& request, const std::string& request_id) const {
@@ -127,8 +107,8 @@ asio::awaitable<Response> GlanceApi::Handle(const Request& request, RequestBody&
     co_return ready ? PlainResponse(200, "OK\n") : PlainResponse(503, "not ready\n");
   }
   if (path == "/versions") co_return Versions(200);
-  std::vector<std::string> segments = Segments(path);
-  if (!segments.empty() && IsV2Prefix(segments.front())) {
+  std::vector<std::string> segments = PathSegments(path);
+  if (!segments.empty() && IsApiVersion(segments.front())) {
     co_return co_await HandleV2(request, body, request_id, path);
   }
   // Version negotiation: anything that is not an API version gets the version document.
@@ -143,38 +123,66 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
   std::optional<auth::Identity> identity;
   if (token) identity = tokens_.Authenticate(*token);
   if (!identity) co_return Unauthorized(request, request_id);
+  identity->is_admin = policy_.IsAdmin(*identity);
 
-  ApiCall call{request, body, request_id, *std::move(identity)};
-  std::vector<std::string> seg = Segments(path);
-  seg.erase(seg.begin());  // the version
-  const std::string& method = request.method;
-  if (seg.size() == 1 && seg[0] == "images") {
-    if (method == "GET") co_return co_await ListImages(call);
-    if (method == "POST") co_return co_await CreateImage(call);
-    co_return MethodNotAllowed(call, "GET, POST");
+  ApiCall call{request, body, request_id, *std::move(identity), policy_};
+  std::vector<std::string> segments = PathSegments(path);
+  segments.erase(segments.begin());  // the version
+  Route route = MatchRoute(request.method, segments);
+  switch (route.outcome) {
+    case Route::Outcome::kMatched:
+      break;
+    case Route::Outcome::kMethodNotAllowed:
+      co_return MethodNotAllowed(call, std::move(route.allow));
+    case Route::Outcome::kNotImplemented:
+      co_return call.Error(501, std::string(route.feature) + " is not implemented by Gaze yet.");
+    case Route::Outcome::kNotFound:
+      co_return call.Error(404, "The resource could not be found.");
   }
-  if (seg.size() == 2 && seg[0] == "images") {
-    if (method == "GET") co_return co_await ShowImage(call, seg[1]);
-    if (method == "PATCH") co_return co_await PatchImage(call, seg[1]);
-    if (method == "DELETE") co_return co_await DeleteImage(call, seg[1]);
-    co_return MethodNotAllowed(call, "GET, PATCH, DELETE");
-  }
-  if (seg.size() == 3 && seg[0] == "images" && seg[2] == "file") {
-    if (method == "PUT") co_return co_await data_.Upload(call, seg[1]);
-    if (method == "GET") co_return co_await data_.Download(call, seg[1]);
-    co_return MethodNotAllowed(call, "GET, PUT");
-  }
-  if (seg.size() == 2 && seg[0] == "schemas" && (seg[1] == "image" || seg[1] == "images")) {
-    if (method != "GET") co_return MethodNotAllowed(call, "GET");
-    co_return JsonResponse(200, seg[1] == "image" ? ImageSchemaJson() : ImagesSchemaJson());
-  }
-  if (seg.size() == 4 && seg[0] == "images" && seg[2] == "tags") {
-    if (method == "PUT") co_return co_await SetTag(call, seg[1], seg[3], true);
-    if (method == "DELETE") co_return co_await SetTag(call, seg[1], seg[3], false);
-    co_return MethodNotAllowed(call, "PUT, DELETE");
-  }
-  if (std::optional<std::string_view> feature = NotYetImplemented(seg)) {
-    co_return call.Error(501, std::string(*feature) + " is not implemented by Gaze yet.");
+  const std::string& id = route.image_id;
+  switch (route.operation) {
+    case Operation::kListImages:
+      co_return co_await ListImages(call);
+    case Operation::kCreateImage:
+      co_return co_await CreateImage(call);
+    case Operation::kShowImage:
+      co_return co_await ShowImage(call, id);
+    case Operation::kUpdateImage:
+      co_return co_await PatchImage(call, id);
+    case Operation::kDeleteImage:
+      co_return co_await DeleteImage(call, id);
+    case Operation::kDownloadData:
+      co_return co_await data_.Download(call, id);
+    case Operation::kUploadData:
+      co_return co_await data_.Upload(call, id);
+    case Operation::kAddTag:
+      co_return co_await SetTag(call, id, route.tag, true);
+    case Operation::kDeleteTag:
+      co_return co_await SetTag(call, id, route.tag, false);
+    case Operation::kDeactivate:
+      co_return co_await ChangeStatus(call, id, true);
+    case Operation::kReactivate:
+      co_return co_await ChangeStatus(call, id, false);
+    case Operation::kListMembers:
+      co_return co_await ListMembers(call, id);
+    case Operation::kAddMember:
+      co_return co_await AddMember(call, id);
+    case Operation::kShowMember:
+      co_return co_await ShowMember(call, id, route.member_id);
+    case Operation::kUpdateMember:
+      co_return co_await UpdateMember(call, id, route.member_id);
+    case Operation::kDeleteMember:
+      co_return co_await DeleteMember(call, id, route.member_id);
+    case Operation::kUsage:
+      co_return co_await Usage(call);
+    case Operation::kImageSchema:
+      co_return JsonResponse(200, ImageSchemaJson());
+    case Operation::kImagesSchema:
+      co_return JsonResponse(200, ImagesSchemaJson());
+    case Operation::kMemberSchema:
+      co_return JsonResponse(200, MemberSchemaJson());
+    case Operation::kMembersSchema:
+      co_return JsonResponse(200, MembersSchemaJson());
   }
   co_return call.Error(404, "The resource could not be found.");
 }
@@ -183,11 +191,9 @@ asio::awaitable<Response> GlanceApi::SetTag(ApiCall& call, const std::string& id
                                             const std::string& tag, bool present) {
   if (tag.size() > 255) co_return call.Error(400, "Tag is too long: at most 255 characters.");
   for (int attempt = 1;; ++attempt) {
-    v1::GetImageRequest get;
-    *get.mutable_caller() = call.Caller();
-    get.set_id(id);
-    auto current = co_await metadata_.GetImage(call.request_id, get);
-    if (!current.ok()) co_return call.Error(current.status());
+    Response error;
+    auto current = co_await AuthorizedImage(metadata_, call, id, "modify_image", &error);
+    if (!current) co_return error;
     auto tags = current->tags();
     auto it = std::find(tags.begin(), tags.end(), tag);
     bool has = it != tags.end();
@@ -206,11 +212,7 @@ asio::awaitable<Response> GlanceApi::SetTag(ApiCall& call, const std::string& id
     // Adding a present tag changes nothing but must still be allowed only to those who may
     // modify the image, so the update is sent regardless.
     auto updated = co_await metadata_.UpdateImage(call.request_id, update);
-    if (updated.ok()) {
-      Response r;
-      r.status = 204;
-      co_return r;
-    }
+    if (updated.ok()) co_return NoContent();
     if (updated.status().code() != absl::StatusCode::kAborted ||
         attempt >= options_.patch_attempts) {
       co_return call.Error(updated.status());
@@ -241,6 +243,11 @@ asio::awaitable<Response> GlanceApi::CreateImage(ApiCall& call) {
   if (!body) co_return error;
   auto image = ParseCreateBody(*body, call.identity);
   if (!image.ok()) co_return call.Error(image.status());
+  const auth::PolicyTarget target = ImageTarget(*image, call.identity);
+  if (auto denied = call.Authorize("add_image", target)) co_return *std::move(denied);
+  if (auto denied = AuthorizeVisibility(call, image->visibility(), target)) {
+    co_return *std::move(denied);
+  }
   v1::CreateImageRequest req;
   *req.mutable_caller() = call.Caller();
   *req.mutable_image() = *std::move(image);
@@ -253,6 +260,8 @@ asio::awaitable<Response> GlanceApi::CreateImage(ApiCall& call) {
 }
 
 asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
+  const auth::PolicyTarget own_project = {{"project_id", call.identity.project_id}};
+  if (auto denied = call.Authorize("get_images", own_project)) co_return *std::move(denied);
   auto query = ParseListQuery(call.request.query);
   if (!query.ok()) co_return call.Error(query.status());
   json::object doc;
@@ -264,9 +273,15 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
     auto page = co_await metadata_.ListImages(call.request_id, query->request);
     if (!page.ok()) co_return call.Error(page.status());
     images.reserve(static_cast<size_t>(page->images_size()));
-    for (const v1::Image& image : page->images()) images.emplace_back(ImageToJson(image));
-    page_full = page->page_full() && page->images_size() > 0;
-    if (page_full) last_id = page->images(page->images_size() - 1).id();
+    // Like Glance, each image must also pass get_image. Whether there is a next page depends
+    // on the page before that filter, its marker on the images shown.
+    for (const v1::Image& image : page->images()) {
+      if (call.Allowed("get_image", ImageTarget(image, call.identity))) {
+        images.emplace_back(ImageToJson(image));
+        last_id = image.id();
+      }
+    }
+    page_full = page->page_full() && !images.empty();
   }
   doc["images"] = std::move(images);
   doc["first"] = FirstLink(call.request.query);
@@ -276,11 +291,9 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
 }
 
 asio::awaitable<Response> GlanceApi::ShowImage(ApiCall& call, const std::string& id) {
-  v1::GetImageRequest req;
-  *req.mutable_caller() = call.Caller();
-  req.set_id(id);
-  auto image = co_await metadata_.GetImage(call.request_id, req);
-  if (!image.ok()) co_return call.Error(image.status());
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, id, "get_image", &error);
+  if (!image) co_return error;
   co_return JsonResponse(200, SerializeImage(*image));
 }
 
@@ -298,13 +311,17 @@ asio::awaitable<Response> GlanceApi::PatchImage(ApiCall& call, const std::string
   // Optimistic concurrency: the patch is computed against one version of the image and only
   // applied if that version is still current; otherwise it is recomputed on a fresh read.
   for (int attempt = 1;; ++attempt) {
-    v1::GetImageRequest get;
-    *get.mutable_caller() = call.Caller();
-    get.set_id(id);
-    auto current = co_await metadata_.GetImage(call.request_id, get);
-    if (!current.ok()) co_return call.Error(current.status());
+    auto current = co_await AuthorizedImage(metadata_, call, id, "modify_image", &error);
+    if (!current) co_return error;
     auto update = PlanPatch(*dialect, *body, *current, call.identity);
     if (!update.ok()) co_return call.Error(update.status());
+    const auto& paths = update->update_mask().paths();
+    if (std::find(paths.begin(), paths.end(), "visibility") != paths.end()) {
+      if (auto denied = AuthorizeVisibility(call, update->image().visibility(),
+                                            ImageTarget(*current, call.identity))) {
+        co_return *std::move(denied);
+      }
+    }
     *update->mutable_caller() = call.Caller();
     auto updated = co_await metadata_.UpdateImage(call.request_id, *update);
     if (updated.ok()) {
@@ -319,6 +336,9 @@ asio::awaitable<Response> GlanceApi::PatchImage(ApiCall& call, const std::string
 }
 
 asio::awaitable<Response> GlanceApi::DeleteImage(ApiCall& call, const std::string& id) {
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, id, "delete_image", &error);
+  if (!image) co_return error;
   v1::DeleteImageRequest req;
   *req.mutable_caller() = call.Caller();
   req.set_id(id);
@@ -328,9 +348,112 @@ asio::awaitable<Response> GlanceApi::DeleteImage(ApiCall& call, const std::strin
       .RequestId(call.request_id)
       .Field("image_id", id)
       .Field("task_id", deleted->task_id());
-  Response r;
-  r.status = 204;
-  co_return r;
+  co_return NoContent();
+}
+
+asio::awaitable<Response> GlanceApi::ChangeStatus(ApiCall& call, const std::string& id,
+                                                  bool deactivate) {
+  if (call.body.present()) co_return call.Error(400, "This request does not take a body.");
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, id,
+                                        deactivate ? "deactivate" : "reactivate", &error);
+  if (!image) co_return error;
+  v1::ChangeImageStatusRequest req;
+  *req.mutable_caller() = call.Caller();
+  req.set_id(id);
+  req.set_action(deactivate ? v1::STATUS_ACTION_DEACTIVATE : v1::STATUS_ACTION_REACTIVATE);
+  auto changed = co_await metadata_.ChangeImageStatus(call.request_id, req);
+  if (!changed.ok()) co_return call.Error(changed.status());
+  log::Info(deactivate ? "image deactivated" : "image reactivated")
+      .RequestId(call.request_id)
+      .Field("image_id", id);
+  co_return NoContent();
+}
+
+asio::awaitable<Response> GlanceApi::AddMember(ApiCall& call, const std::string& id) {
+  Response error;
+  auto body = co_await ReadJsonBody(call, &error);
+  if (!body) co_return error;
+  auto member = ParseAddMemberBody(*body);
+  if (!member.ok()) co_return call.Error(member.status());
+  auto image = co_await AuthorizedImage(metadata_, call, id, "add_member", &error);
+  if (!image) co_return error;
+  auto req = MemberRequest<v1::AddMemberRequest>(call, id, *member);
+  auto added = co_await metadata_.AddMember(call.request_id, req);
+  if (!added.ok()) co_return call.Error(added.status());
+  LogMemberChange("member added", call, id, *member);
+  co_return JsonResponse(200, SerializeMember(*added));
+}
+
+asio::awaitable<Response> GlanceApi::ListMembers(ApiCall& call, const std::string& id) {
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, id, "get_members", &error);
+  if (!image) co_return error;
+  auto req = MemberRequest<v1::ListMembersRequest>(call, id);
+  auto members = co_await metadata_.ListMembers(call.request_id, req);
+  if (!members.ok()) co_return call.Error(members.status());
+  co_return JsonResponse(200, SerializeMembers(*members));
+}
+
+asio::awaitable<Response> GlanceApi::ShowMember(ApiCall& call, const std::string& id,
+                                                const std::string& member) {
+  v1::GetImageRequest get;
+  *get.mutable_caller() = call.Caller();
+  get.set_id(id);
+  auto image = co_await metadata_.GetImage(call.request_id, get);
+  if (!image.ok()) co_return call.Error(image.status());
+  // Glance turns every refusal here into 404, so that a membership is never confirmed to
+  // someone who may not see it.
+  const std::string not_found = member + " not found in the member list of the image " + id + ".";
+  if (!call.Allowed("get_member", ImageTarget(*image, call.identity))) {
+    co_return call.Error(404, not_found);
+  }
+  auto req = MemberRequest<v1::GetMemberRequest>(call, id, member);
+  auto found = co_await metadata_.GetMember(call.request_id, req);
+  if (!found.ok()) {
+    absl::StatusCode code = found.status().code();
+    bool refused =
+        code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied;
+    co_return refused ? call.Error(404, not_found) : call.Error(found.status());
+  }
+  co_return JsonResponse(200, SerializeMember(*found));
+}
+
+asio::awaitable<Response> GlanceApi::UpdateMember(ApiCall& call, const std::string& id,
+                                                  const std::string& member) {
+  Response error;
+  auto body = co_await ReadJsonBody(call, &error);
+  if (!body) co_return error;
+  auto status = ParseMemberStatusBody(*body);
+  if (!status.ok()) co_return call.Error(status.status());
+  auto image = co_await AuthorizedImage(metadata_, call, id, "modify_member", &error);
+  if (!image) co_return error;
+  auto req = MemberRequest<v1::UpdateMemberRequest>(call, id, member);
+  req.set_status(*status);
+  auto updated = co_await metadata_.UpdateMember(call.request_id, req);
+  if (!updated.ok()) co_return call.Error(updated.status());
+  LogMemberChange("member updated", call, id, member);
+  co_return JsonResponse(200, SerializeMember(*updated));
+}
+
+asio::awaitable<Response> GlanceApi::DeleteMember(ApiCall& call, const std::string& id,
+                                                  const std::string& member) {
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, id, "delete_member", &error);
+  if (!image) co_return error;
+  auto req = MemberRequest<v1::DeleteMemberRequest>(call, id, member);
+  auto deleted = co_await metadata_.DeleteMember(call.request_id, req);
+  if (!deleted.ok()) co_return call.Error(deleted.status());
+  LogMemberChange("member deleted", call, id, member);
+  co_return NoContent();
+}
+
+asio::awaitable<Response> GlanceApi::Usage(ApiCall& call) {
+  v1::GetUsageRequest req;
+  *req.mutable_caller() = call.Caller();
+  auto usage = co_await metadata_.GetUsage(call.request_id, req);
+  if (!usage.ok()) co_return call.Error(usage.status());
+  co_return JsonResponse(200, SerializeUsage(*usage));
 }
 
 }  // namespace gaze::gateway

@@ -1,5 +1,6 @@
-// The Glance Images API v2 as Gaze serves it: routing, authentication, version discovery,
-// schemas and the image metadata routes. Image data (PUT/GET /file) is in image_data.h.
+// The Glance Images API v2 as Gaze serves it: authentication, version discovery, routing,
+// the action policy, schemas and the metadata routes (images, tags, actions, members, quota
+// usage). Image data (PUT/GET /file) is in image_data.h; the route table in routes.h.
 #pragma once
 
 #include <atomic>
@@ -11,8 +12,9 @@
 #include "api-gateway/http_message.h"
 
 namespace gaze::auth {
+class Policy;
 class StaticTokens;
-}
+}  // namespace gaze::auth
 
 namespace gaze::gateway {
 
@@ -33,7 +35,7 @@ struct ApiOptions {
 class GlanceApi {
  public:
   GlanceApi(ApiOptions options, MetadataClient& metadata, ImageData& data,
-            const auth::StaticTokens& tokens);
+            const auth::StaticTokens& tokens, const auth::Policy& policy);
   ~GlanceApi();
 
   // Serves one request. Never throws; the response always has a status.
@@ -54,6 +56,18 @@ class GlanceApi {
   // PUT (present) and DELETE (!present) /v2/images/{id}/tags/{tag}.
   boost::asio::awaitable<Response> SetTag(ApiCall& call, const std::string& id,
                                           const std::string& tag, bool present);
+  // POST /v2/images/{id}/actions/deactivate (deactivate) and …/reactivate (!deactivate).
+  boost::asio::awaitable<Response> ChangeStatus(ApiCall& call, const std::string& id,
+                                                bool deactivate);
+  boost::asio::awaitable<Response> AddMember(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> ListMembers(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> ShowMember(ApiCall& call, const std::string& id,
+                                              const std::string& member);
+  boost::asio::awaitable<Response> UpdateMember(ApiCall& call, const std::string& id,
+                                                const std::string& member);
+  boost::asio::awaitable<Response> DeleteMember(ApiCall& call, const std::string& id,
+                                                const std::string& member);
+  boost::asio::awaitable<Response> Usage(ApiCall& call);
   // Reads a JSON body or produces the error response (400 none, 413 too large).
   boost::asio::awaitable<std::optional<std::string>> ReadJsonBody(ApiCall& call, Response* error);
   Response Versions(int status) const;
@@ -63,6 +77,7 @@ class GlanceApi {
   MetadataClient& metadata_;
   ImageData& data_;
   const auth::StaticTokens& tokens_;
+  const auth::Policy& policy_;
   std::atomic<bool> draining_{false};
 };
 

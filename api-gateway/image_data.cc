@@ -1,5 +1,6 @@
 #include "api-gateway/image_data.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <vector>
@@ -26,12 +27,6 @@ std::string_view TrimSpaces(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   return s;
-}
-
-Response NoContent() {
-  Response r;
-  r.status = 204;
-  return r;
 }
 
 }  // namespace
@@ -100,6 +95,9 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     }
     declared_size = n;
   }
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, image_id, "upload_image", &error);
+  if (!image) co_return error;
   const uint64_t cap = options_.image_size_cap;
   if (declared_size.value_or(0) > cap || call.body.content_length().value_or(0) > cap) {
     co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
@@ -115,8 +113,17 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
   begin.set_object_url(url);
   begin.set_holder(options_.holder);
   begin.set_lease_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.upload_lease)));
+  // Lets metadata-svc refuse an upload that cannot fit the project's quota before any byte.
+  if (std::optional<uint64_t> size = declared_size ? declared_size : call.body.content_length()) {
+    begin.set_declared_size(static_cast<int64_t>(*size));
+  }
   auto lease = co_await metadata_.BeginUpload(call.request_id, begin);
   if (!lease.ok()) co_return call.Error(lease.status());
+  // What the project may still store (image_size_total); unset when unlimited.
+  std::optional<uint64_t> remaining;
+  if (lease->has_remaining_bytes()) {
+    remaining = static_cast<uint64_t>(std::max<int64_t>(lease->remaining_bytes(), 0));
+  }
 
   // From here on, every failure must give the image back (queued) and remove the bytes.
   std::unique_ptr<store::ObjectWriter> writer;
@@ -168,6 +175,12 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
       co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
                                     std::to_string(cap) + " bytes.");
     }
+    if (remaining && total > *remaining) {
+      co_await abandon();
+      co_return call.Error(413, "Image exceeds the image_size_total quota of project " +
+                                    call.identity.project_id + ": " + std::to_string(*remaining) +
+                                    " more bytes may be stored.");
+    }
     hasher->Update(buffer.data(), *n);
     if (absl::Status st = writer->Write(buffer.data(), *n); !st.ok()) {
       co_await abandon();
@@ -212,14 +225,19 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
   complete.mutable_location()->set_url(url);
   auto done = co_await metadata_.CompleteUpload(call.request_id, complete);
   if (!done.ok()) {
-    if (done.status().code() == absl::StatusCode::kFailedPrecondition) {
-      // The image was deleted, or the lease was lost: the bytes are ours alone to remove.
+    absl::StatusCode code = done.status().code();
+    if (code == absl::StatusCode::kFailedPrecondition ||
+        code == absl::StatusCode::kResourceExhausted) {
+      // The image was deleted, the lease was lost, or a concurrent upload of the project took
+      // the quota first: the image does not point at the bytes, which are ours to remove.
       writer.reset();
       if (absl::Status st = store_.Delete(url); !st.ok()) {
         log::Error("cannot remove orphaned upload").RequestId(call.request_id).Field("url", url);
       }
       co_await abandon();
-      co_return call.Error(410, std::string(done.status().message()));
+      co_return code == absl::StatusCode::kFailedPrecondition
+          ? call.Error(410, std::string(done.status().message()))
+          : call.Error(done.status());
     }
     // Unknown outcome (metadata-svc unreachable): the image may be active and pointing at
     // these bytes, so they stay; if it is not, the lease expiry reclaims them.
@@ -237,11 +255,9 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
 }
 
 asio::awaitable<Response> ImageData::Download(ApiCall& call, const std::string& image_id) {
-  v1::GetImageRequest get;
-  *get.mutable_caller() = call.Caller();
-  get.set_id(image_id);
-  auto image = co_await metadata_.GetImage(call.request_id, get);
-  if (!image.ok()) co_return call.Error(image.status());
+  Response error;
+  auto image = co_await AuthorizedImage(metadata_, call, image_id, "download_image", &error);
+  if (!image) co_return error;
   if (image->status() == v1::IMAGE_STATUS_DEACTIVATED && !call.identity.is_admin) {
     co_return call.Error(403,
                          "The requested image has been deactivated. Image data download "

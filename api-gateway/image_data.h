@@ -5,7 +5,9 @@
 // held in `saving` by a lease from metadata-svc that is renewed while bytes flow. Only after
 // the object is durable (fsync + rename) does CompleteUpload make the image active; any
 // failure removes the bytes and returns the image to `queued`. If this process dies, the
-// lease expires and metadata-svc's sweeper does both.
+// lease expires and metadata-svc's sweeper does both. The project's image_size_total quota
+// is checked three times: on the announced size (BeginUpload), while reading (the bytes
+// BeginUpload says remain) and under a lock when completing; each failure is a 413.
 // Download: zero-copy from the store, with Content-Length, Content-MD5 and single ranges.
 #pragma once
 

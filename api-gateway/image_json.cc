@@ -272,10 +272,6 @@ absl::StatusOr<v1::Image> ParseCreateBody(std::string_view body, const auth::Ide
         break;
     }
   }
-  if (image.visibility() == v1::VISIBILITY_PUBLIC && !caller.is_admin) {
-    return absl::PermissionDeniedError(
-        "You are not authorized to complete publicize_image action.");
-  }
   if (image.has_owner() && image.owner() != caller.project_id && !caller.is_admin) {
     return absl::PermissionDeniedError("You are not permitted to create images owned by '" +
                                        image.owner() + "'.");

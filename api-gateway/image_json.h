@@ -49,9 +49,10 @@ KeyClass ClassifyKey(std::string_view key);
 absl::Status SetBaseAttribute(std::string_view key, const boost::json::value& value,
                               v1::Image* image);
 
-// Parses a create body into the image to create. Errors: INVALID_ARGUMENT (400: malformed
-// JSON, schema violations), PERMISSION_DENIED (403: read-only/reserved keys, publicizing or
-// setting another owner without being admin).
+// Parses a create body into the image to create, with Glance's defaults (owner: the caller's
+// project, visibility: shared). Errors: INVALID_ARGUMENT (400: malformed JSON, schema
+// violations), PERMISSION_DENIED (403: read-only/reserved keys, another owner without being
+// admin). The policy (add_image, publicize_image, communitize_image) is the caller's to apply.
 absl::StatusOr<v1::Image> ParseCreateBody(std::string_view body, const auth::Identity& caller);
 
 }  // namespace gaze::gateway

@@ -95,7 +95,6 @@ TEST(ImageJsonTest, CreateRejections) {
            {R"({"locations":[]})", absl::StatusCode::kPermissionDenied},
            {R"({"os_glance_import_task":"x"})", absl::StatusCode::kPermissionDenied},
            {R"({"os_hash_value":"x"})", absl::StatusCode::kPermissionDenied},
-           {R"({"visibility":"public"})", absl::StatusCode::kPermissionDenied},
            {R"({"owner":"someone-else"})", absl::StatusCode::kPermissionDenied},
        }) {
     EXPECT_EQ(ParseCreateBody(c.body, Member()).status().code(), c.code) << c.body;

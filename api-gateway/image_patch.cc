@@ -219,10 +219,6 @@ absl::StatusOr<v1::UpdateImageRequest> PlanPatch(PatchDialect dialect, std::stri
   update.set_expected_version(current.version());
   DiffBaseAttributes(current, draft, update.mutable_update_mask());
   for (const std::string& path : update.update_mask().paths()) {
-    if (path == "visibility" && draft.visibility() == v1::VISIBILITY_PUBLIC && !caller.is_admin) {
-      return absl::PermissionDeniedError(
-          "You are not authorized to complete publicize_image action.");
-    }
     if (path == "owner" && !caller.is_admin) {
       return absl::PermissionDeniedError("Owner can't be updated by non admin.");
     }

@@ -25,10 +25,11 @@ inline constexpr std::string_view kAcceptPatch =
 
 // Applies `body` to `current`. Errors: INVALID_ARGUMENT (400: malformed patch, bad pointer,
 // schema violation), PERMISSION_DENIED (403: read-only/reserved attribute, removing a base
-// attribute, admin-only change, format change after upload), FAILED_PRECONDITION (409:
-// replacing/removing a missing property, 2.0 add of an existing one), UNIMPLEMENTED (501:
-// locations). The returned request carries id, expected_version, mask and property changes;
-// the caller adds the Caller.
+// attribute, changing the owner without being admin, format change after upload),
+// FAILED_PRECONDITION (409: replacing/removing a missing property, 2.0 add of an existing
+// one), UNIMPLEMENTED (501: locations). The returned request carries id, expected_version,
+// mask and property changes; the caller adds the Caller and applies the policy
+// (modify_image, and publicize_image / communitize_image for a new visibility).
 absl::StatusOr<v1::UpdateImageRequest> PlanPatch(PatchDialect dialect, std::string_view body,
                                                  const v1::Image& current,
                                                  const auth::Identity& caller);

@@ -112,8 +112,6 @@ TEST(ImagePatchTest, Rejections) {
            {v21, R"([{"op":"add","path":"/os_glance_x","value":"x"}])",
             absl::StatusCode::kPermissionDenied},
            {v21, R"([{"op":"remove","path":"/name"}])", absl::StatusCode::kPermissionDenied},
-           {v21, R"([{"op":"replace","path":"/visibility","value":"public"}])",
-            absl::StatusCode::kPermissionDenied},
            {v21, R"([{"op":"replace","path":"/owner","value":"p2"}])",
             absl::StatusCode::kPermissionDenied},
            {v21, R"([{"op":"replace","path":"/nope","value":"x"}])",

@@ -1,7 +1,12 @@
 #include "api-gateway/list_query.h"
 
+#include <algorithm>
 #include <charconv>
+#include <climits>
+#include <optional>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "api-gateway/http_message.h"
 #include "api-gateway/image_json.h"
 
@@ -63,6 +68,115 @@ absl::StatusOr<std::vector<std::string>> ParseListFilter(std::string_view key,
              std::string(key) + ".");
 }
 
+// The value `name` stands for in `table`, or nullopt.
+template <typename T, size_t N>
+std::optional<T> Lookup(const std::pair<std::string_view, T> (&table)[N], std::string_view name) {
+  for (const auto& [key, value] : table) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::string_view Strip(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Reads `n` digits at `*pos`.
+bool ReadDigits(std::string_view s, size_t* pos, size_t n, int* out) {
+  if (*pos + n > s.size()) return false;
+  int value = 0;
+  for (size_t i = *pos; i < *pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    value = value * 10 + (s[i] - '0');
+  }
+  *pos += n;
+  *out = value;
+  return true;
+}
+
+bool Next(std::string_view s, size_t* pos, std::string_view chars) {
+  if (*pos < s.size() && chars.find(s[*pos]) != std::string_view::npos) {
+    ++*pos;
+    return true;
+  }
+  return false;
+}
+
+// An ISO 8601 time as Glance's parse_isotime reads it: YYYY-MM-DD, optionally followed by
+// T (or a space) hh[:mm[:ss[.fraction]]] and Z or an offset ±hh[[:]mm]. No offset means UTC.
+bool ParseIsoTime(std::string_view s, google::protobuf::Timestamp* out) {
+  size_t pos = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, nanos = 0;
+  int64_t offset = 0;  // seconds east of UTC
+  if (!ReadDigits(s, &pos, 4, &year) || !Next(s, &pos, "-") || !ReadDigits(s, &pos, 2, &month) ||
+      !Next(s, &pos, "-") || !ReadDigits(s, &pos, 2, &day)) {
+    return false;
+  }
+  if (Next(s, &pos, "Tt ")) {
+    if (!ReadDigits(s, &pos, 2, &hour)) return false;
+    if (Next(s, &pos, ":") && !ReadDigits(s, &pos, 2, &minute)) return false;
+    if (Next(s, &pos, ":") && !ReadDigits(s, &pos, 2, &second)) return false;
+    if (Next(s, &pos, ".,")) {
+      size_t start = pos;
+      int scale = 100000000;
+      for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, scale /= 10) {
+        nanos += (s[pos] - '0') * scale;  // digits past nanoseconds add 0
+      }
+      if (pos == start) return false;
+    }
+    if (!Next(s, &pos, "Zz") && pos < s.size()) {
+      int sign = s[pos] == '-' ? -1 : 1;
+      int tz_hour = 0, tz_minute = 0;
+      if (!Next(s, &pos, "+-") || !ReadDigits(s, &pos, 2, &tz_hour)) return false;
+      if (pos < s.size()) {
+        Next(s, &pos, ":");
+        if (!ReadDigits(s, &pos, 2, &tz_minute)) return false;
+      }
+      if (tz_hour > 23 || tz_minute > 59) return false;
+      offset = sign * (tz_hour * 3600 + tz_minute * 60);
+    }
+  }
+  if (pos != s.size()) return false;
+  // CivilSecond normalizes out-of-range fields (month 13, hour 24): refuse those instead.
+  absl::CivilSecond civil(year, month, day, hour, minute, second);
+  if (civil.year() != year || civil.month() != month || civil.day() != day ||
+      civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
+    return false;
+  }
+  out->set_seconds(absl::ToUnixSeconds(absl::FromCivil(civil, absl::UTCTimeZone())) - offset);
+  out->set_nanos(nanos);
+  return true;
+}
+
+// created_at / updated_at: "<op>:<time>" with op one of gt gte lt lte eq neq, or a bare time
+// (eq). A bare time contains colons itself, so it is tried whole first, as Glance does.
+absl::StatusOr<v1::TimeCondition> ParseTimeFilter(std::string_view key, std::string_view value) {
+  v1::TimeCondition condition;
+  if (ParseIsoTime(value, condition.mutable_value())) {
+    condition.set_op(v1::COMPARISON_OP_EQ);
+    return condition;
+  }
+  size_t colon = value.find(':');
+  std::string_view op = colon == std::string_view::npos ? "" : value.substr(0, colon);
+  std::string_view time = colon == std::string_view::npos ? value : value.substr(colon + 1);
+  if (!ParseIsoTime(time, condition.mutable_value())) {
+    return Bad("Invalid value '" + std::string(value) + "' for parameter '" + std::string(key) +
+               "': expected [gt|gte|lt|lte|eq|neq:]<ISO 8601 time>.");
+  }
+  static constexpr std::pair<std::string_view, v1::ComparisonOp> kOps[] = {
+      {"eq", v1::COMPARISON_OP_EQ}, {"neq", v1::COMPARISON_OP_NEQ},
+      {"gt", v1::COMPARISON_OP_GT}, {"gte", v1::COMPARISON_OP_GTE},
+      {"lt", v1::COMPARISON_OP_LT}, {"lte", v1::COMPARISON_OP_LTE}};
+  if (std::optional<v1::ComparisonOp> comparison = Lookup(kOps, op)) {
+    condition.set_op(*comparison);
+    return condition;
+  }
+  return Bad("Unable to filter on '" + std::string(key) + "' using the operator '" +
+             std::string(op) + "'.");
+}
+
 absl::StatusOr<v1::SortField> ParseSortKey(std::string_view key) {
   static constexpr std::pair<std::string_view, v1::SortField> kKeys[] = {
       {"name", v1::SORT_FIELD_NAME},
@@ -74,9 +188,7 @@ absl::StatusOr<v1::SortField> ParseSortKey(std::string_view key) {
       {"created_at", v1::SORT_FIELD_CREATED_AT},
       {"updated_at", v1::SORT_FIELD_UPDATED_AT},
   };
-  for (auto [name, field] : kKeys) {
-    if (name == key) return field;
-  }
+  if (std::optional<v1::SortField> field = Lookup(kKeys, key)) return *field;
   return Bad("Invalid sort key: " + std::string(key) +
              ". It should be one of the following: "
              "name, status, container_format, disk_format, size, id, created_at, updated_at.");
@@ -101,17 +213,19 @@ absl::Status ParseSort(const std::vector<std::string>& keys, const std::vector<s
     return Bad("The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'.");
   }
   for (const std::string& spec : sort) {
-    std::string_view rest = spec;
-    while (!rest.empty()) {
+    // Every comma-separated item must be a key: "name," and "" are errors, as in Glance.
+    std::string_view rest = Strip(spec);
+    for (bool more = true; more;) {
       size_t comma = rest.find(',');
       std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      more = comma != std::string_view::npos;
+      if (more) rest = rest.substr(comma + 1);
       size_t colon = item.find(':');
-      auto field = ParseSortKey(item.substr(0, colon));
+      auto field = ParseSortKey(Strip(item.substr(0, colon)));
       if (!field.ok()) return field.status();
       bool desc = true;  // new syntax: a key without direction sorts descending
-      if (colon != std::string_view::npos) {
-        auto d = ParseSortDir(item.substr(colon + 1));
+      if (colon != std::string_view::npos && !Strip(item.substr(colon + 1)).empty()) {
+        auto d = ParseSortDir(Strip(item.substr(colon + 1)));
         if (!d.ok()) return d.status();
         desc = *d;
       }
@@ -125,12 +239,12 @@ absl::Status ParseSort(const std::vector<std::string>& keys, const std::vector<s
   }
   std::vector<bool> descending;
   for (const std::string& d : dirs) {
-    auto parsed = ParseSortDir(d);
+    auto parsed = ParseSortDir(Strip(d));
     if (!parsed.ok()) return parsed.status();
     descending.push_back(*parsed);
   }
   for (size_t i = 0; i < keys.size(); ++i) {
-    auto field = ParseSortKey(keys[i]);
+    auto field = ParseSortKey(Strip(keys[i]));
     if (!field.ok()) return field.status();
     v1::SortKey* k = out->add_sort();
     k->set_field(*field);
@@ -204,16 +318,9 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
           {"shared", v1::VISIBILITY_FILTER_SHARED},
           {"community", v1::VISIBILITY_FILTER_COMMUNITY},
           {"all", v1::VISIBILITY_FILTER_ALL}};
-      bool ok = false;
-      for (auto [name, vis] : kVis) {
-        if (name == value) {
-          f.set_visibility(vis);
-          ok = true;
-        }
-      }
-      if (!ok) {
-        return Bad("Invalid visibility value: " + value);
-      }
+      std::optional<v1::VisibilityFilter> visibility = Lookup(kVis, value);
+      if (!visibility) return Bad("Invalid visibility value: " + value);
+      f.set_visibility(*visibility);
     } else if (key == "owner") {
       f.set_owner(value);
     } else if (key == "tag") {
@@ -227,17 +334,31 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
       if (!b.ok()) return b.status();
       key == "protected" ? f.set_protected_(*b) : f.set_os_hidden(*b);
     } else if (key == "member_status") {
-      if (value != "accepted" && value != "pending" && value != "rejected" && value != "all") {
-        return Bad("Invalid status value: " + value);
-      }
-      // Members are not implemented yet: no image is shared with anyone, so the filter can
-      // only affect images that do not exist.
+      static constexpr std::pair<std::string_view, v1::MemberStatusFilter> kStatuses[] = {
+          {"accepted", v1::MEMBER_STATUS_FILTER_ACCEPTED},
+          {"pending", v1::MEMBER_STATUS_FILTER_PENDING},
+          {"rejected", v1::MEMBER_STATUS_FILTER_REJECTED},
+          {"all", v1::MEMBER_STATUS_FILTER_ALL}};
+      std::optional<v1::MemberStatusFilter> status = Lookup(kStatuses, value);
+      if (!status) return Bad("Invalid status value: " + value);
+      f.set_member_status(*status);
     } else if (key == "changes-since") {
       return Bad("The 'changes-since' filter is no longer available on v2.");
-    } else if (key == "created_at" || key == "updated_at" || key == "checksum" ||
-               key == "os_hash_value" || key == "min_ram" || key == "min_disk") {
-      return absl::UnimplementedError("Filtering images by '" + key +
-                                      "' is not implemented by Gaze yet.");
+    } else if (key == "created_at" || key == "updated_at") {
+      auto condition = ParseTimeFilter(key, value);
+      if (!condition.ok()) return condition.status();
+      *(key == "created_at" ? f.add_created_at() : f.add_updated_at()) = *std::move(condition);
+    } else if (key == "checksum") {
+      f.set_checksum(value);
+    } else if (key == "os_hash_value") {
+      f.set_os_hash_value(value);
+    } else if (key == "min_ram" || key == "min_disk") {
+      int64_t n = 0;
+      if (!ParseInt64(value, &n) || n < INT32_MIN || n > INT32_MAX) {
+        return Bad("Invalid " + key + " value: " + value + ". It must be an integer.");
+      }
+      key == "min_ram" ? f.set_min_ram(static_cast<int32_t>(n))
+                       : f.set_min_disk(static_cast<int32_t>(n));
     } else {
       (*f.mutable_properties())[key] = value;
     }

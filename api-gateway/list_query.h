@@ -14,7 +14,8 @@ namespace gaze::gateway {
 namespace v1 = ::gaze::metadata::v1;
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-inline constexpr int kDefaultPageSize = 25;
+// Glance's api_limit_max: larger limits are clamped. Without a limit, metadata-svc's page
+// size applies (Glance's limit_param_default, 25).
 inline constexpr int kMaxPageSize = 1000;
 
 struct ListQuery {
@@ -23,8 +24,7 @@ struct ListQuery {
   bool zero_limit = false;
 };
 
-// INVALID_ARGUMENT (400) for bad values, UNIMPLEMENTED (501) for filters Gaze does not
-// evaluate yet.
+// INVALID_ARGUMENT (400) for bad values.
 absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query);
 
 // "/v2/images" plus every parameter except marker, percent-encoded.

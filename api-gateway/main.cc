@@ -11,6 +11,7 @@
 #include "api-gateway/http_server.h"
 #include "api-gateway/image_data.h"
 #include "api-gateway/metadata_client.h"
+#include "services/auth/policy.h"
 #include "services/auth/static_tokens.h"
 #include "services/common/flags.h"
 #include "services/common/log.h"
@@ -28,6 +29,9 @@ ABSL_FLAG(std::string, metadata_target, "127.0.0.1:9191", "metadata-svc gRPC add
 ABSL_FLAG(int32_t, metadata_timeout_ms, 10000, "Deadline of each call to metadata-svc.");
 ABSL_FLAG(std::string, data_dir, "/var/lib/gaze/images", "File store directory (absolute).");
 ABSL_FLAG(std::string, token_file, "", "Static token file (JSON), required.");
+ABSL_FLAG(std::string, policy_file, "",
+          "Policy file overriding Glance's default rules (JSON, or YAML as oslo.policy writes "
+          "it); default: the built-in rules only.");
 ABSL_FLAG(int32_t, io_threads, 2, "HTTP I/O threads.");
 ABSL_FLAG(int64_t, image_size_cap, int64_t{1} << 40, "Largest image accepted, in bytes.");
 ABSL_FLAG(int32_t, upload_lease_seconds, 60,
@@ -67,6 +71,12 @@ int Run() {
 
   auto tokens = auth::StaticTokens::LoadFile(absl::GetFlag(FLAGS_token_file));
   if (!tokens.ok()) ConfigError(std::string(tokens.status().message()));
+  auth::Policy policy;
+  if (!absl::GetFlag(FLAGS_policy_file).empty()) {
+    auto loaded = auth::Policy::FromFile(absl::GetFlag(FLAGS_policy_file));
+    if (!loaded.ok()) ConfigError("--policy_file: " + std::string(loaded.status().message()));
+    policy = *std::move(loaded);
+  }
   auto store = store::FileStore::InDirectory(absl::GetFlag(FLAGS_data_dir));
   if (!store.ok()) ConfigError("--data_dir: " + std::string(store.status().message()));
 
@@ -110,7 +120,7 @@ int Run() {
   while (!api_options.public_url.empty() && api_options.public_url.back() == '/') {
     api_options.public_url.pop_back();
   }
-  GlanceApi api(api_options, metadata, data, **tokens);
+  GlanceApi api(api_options, metadata, data, **tokens, policy);
   server.Serve(api);
   log::Info("listening")
       .Field("address", server_options.listen_address)
@@ -118,7 +128,8 @@ int Run() {
   log::Info("ready")
       .Field("metadata_target", absl::GetFlag(FLAGS_metadata_target))
       .Field("data_dir", absl::GetFlag(FLAGS_data_dir))
-      .Field("tokens", static_cast<int64_t>((*tokens)->size()));
+      .Field("tokens", static_cast<int64_t>((*tokens)->size()))
+      .Field("policy_file", absl::GetFlag(FLAGS_policy_file));
   int sig = WaitForTerminationSignal();
   log::Info("draining").Field("signal", sig);
   api.StartDraining();

@@ -96,6 +96,13 @@ GAZE_IMAGE_RPC(BeginUpload, BeginUploadRequest, BeginUploadResponse)
 GAZE_IMAGE_RPC(RenewUpload, RenewUploadRequest, RenewUploadResponse)
 GAZE_IMAGE_RPC(CompleteUpload, CompleteUploadRequest, Image)
 GAZE_IMAGE_RPC(AbortUpload, AbortUploadRequest, AbortUploadResponse)
+GAZE_IMAGE_RPC(ChangeImageStatus, ChangeImageStatusRequest, Image)
+GAZE_IMAGE_RPC(AddMember, AddMemberRequest, Member)
+GAZE_IMAGE_RPC(ListMembers, ListMembersRequest, ListMembersResponse)
+GAZE_IMAGE_RPC(GetMember, GetMemberRequest, Member)
+GAZE_IMAGE_RPC(UpdateMember, UpdateMemberRequest, Member)
+GAZE_IMAGE_RPC(DeleteMember, DeleteMemberRequest, DeleteMemberResponse)
+GAZE_IMAGE_RPC(GetUsage, GetUsageRequest, GetUsageResponse)
 #undef GAZE_IMAGE_RPC
 
 asio::awaitable<bool> MetadataClient::Healthy() {

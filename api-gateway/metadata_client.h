@@ -47,6 +47,18 @@ class MetadataClient {
                                   const v1::CompleteUploadRequest& request);
   Async<v1::AbortUploadResponse> AbortUpload(std::string_view request_id,
                                              const v1::AbortUploadRequest& request);
+  Async<v1::Image> ChangeImageStatus(std::string_view request_id,
+                                     const v1::ChangeImageStatusRequest& request);
+  Async<v1::Member> AddMember(std::string_view request_id, const v1::AddMemberRequest& request);
+  Async<v1::ListMembersResponse> ListMembers(std::string_view request_id,
+                                             const v1::ListMembersRequest& request);
+  Async<v1::Member> GetMember(std::string_view request_id, const v1::GetMemberRequest& request);
+  Async<v1::Member> UpdateMember(std::string_view request_id,
+                                 const v1::UpdateMemberRequest& request);
+  Async<v1::DeleteMemberResponse> DeleteMember(std::string_view request_id,
+                                               const v1::DeleteMemberRequest& request);
+  Async<v1::GetUsageResponse> GetUsage(std::string_view request_id,
+                                       const v1::GetUsageRequest& request);
   // True when metadata-svc reports SERVING on the gRPC health protocol.
   boost::asio::awaitable<bool> Healthy();
 

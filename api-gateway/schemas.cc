@@ -67,6 +67,26 @@ constexpr const char* kImageSchemaTemplate = R"json({
   "links": [{"rel": "self", "href": "{self}"}, {"rel": "enclosure", "href": "{file}"}, {"rel": "describedby", "href": "{schema}"}]
 })json";
 
+// Glance's image member schema (glance/api/v2/image_members.py), which Glance serves in its
+// "minimal" form: name and properties only.
+constexpr const char* kMemberSchemaTemplate = R"json({
+  "name": "member",
+  "properties": {
+    "member_id": {"type": "string", "description": "An identifier for the image member (tenantId)"},
+    "image_id": {"type": "string", "description": "An identifier for the image", "pattern": "UUID"},
+    "created_at": {"type": "string", "description": "Date and time of image member creation"},
+    "updated_at": {"type": "string", "description": "Date and time of last modification of image member"},
+    "status": {"type": "string", "description": "The status of this image member", "enum": ["pending", "accepted", "rejected"]},
+    "schema": {"readOnly": true, "type": "string"}
+  }
+})json";
+
+json::object BuildMemberSchema() {
+  json::object schema = json::parse(kMemberSchemaTemplate).as_object();
+  schema["properties"].as_object()["image_id"].as_object()["pattern"] = kUuidPattern;
+  return schema;
+}
+
 json::object BuildImageSchema() {
   json::object schema = json::parse(kImageSchemaTemplate).as_object();
   json::object& props = schema["properties"].as_object();
@@ -109,6 +129,23 @@ const std::string& ImagesSchemaJson() {
     };
     return new std::string(json::serialize(images));
   }();
+  return *schema;
+}
+
+const std::string& MemberSchemaJson() {
+  static const std::string* schema = new std::string(json::serialize(BuildMemberSchema()));
+  return *schema;
+}
+
+const std::string& MembersSchemaJson() {
+  // Glance's CollectionSchema in its minimal form: no first/next links for members.
+  static const std::string* schema = new std::string(json::serialize(json::object{
+      {"name", "members"},
+      {"properties",
+       json::object{{"members", json::object{{"type", "array"}, {"items", BuildMemberSchema()}}},
+                    {"schema", json::object{{"type", "string"}}}}},
+      {"links", json::array{json::object{{"rel", "describedby"}, {"href", "{schema}"}}}},
+  }));
   return *schema;
 }
 

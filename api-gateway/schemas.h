@@ -1,5 +1,6 @@
-// GET /v2/schemas/image and /v2/schemas/images: the JSON schemas glanceclient builds its
-// models from and validates images against (contract §11). Built once, served as is.
+// GET /v2/schemas/{image,images,member,members}: the JSON schemas glanceclient builds its
+// models from and validates images and members against (contract §11). Built once, served
+// as is.
 #pragma once
 
 #include <string>
@@ -8,5 +9,7 @@ namespace gaze::gateway {
 
 const std::string& ImageSchemaJson();
 const std::string& ImagesSchemaJson();
+const std::string& MemberSchemaJson();
+const std::string& MembersSchemaJson();
 
 }  // namespace gaze::gateway

@@ -13,7 +13,8 @@ struct Identity {
   std::string project_id;
   std::string project_name;
   std::vector<std::string> roles;  // lower-case
-  // Glance's context_is_admin: the "admin" role.
+  // Glance's is_admin: set from the policy's context_is_admin rule (Policy::IsAdmin) once the
+  // caller is authenticated.
   bool is_admin = false;
 };
 

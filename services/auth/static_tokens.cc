@@ -73,7 +73,6 @@ absl::StatusOr<std::unique_ptr<StaticTokens>> StaticTokens::Parse(std::string_vi
         std::string role(r.as_string().c_str(), r.as_string().size());
         std::transform(role.begin(), role.end(), role.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        id.is_admin = id.is_admin || role == "admin";
         id.roles.push_back(std::move(role));
       }
     }

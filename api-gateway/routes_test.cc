@@ -1,0 +1,118 @@
+#include "api-gateway/routes.h"
+
+#include <boost/json.hpp>
+
+#include "gtest/gtest.h"
+
+namespace gaze::gateway {
+namespace {
+
+namespace json = boost::json;
+
+Route Match(std::string_view method, std::string_view path) {
+  std::vector<std::string> segments = PathSegments(path);
+  return MatchRoute(method, segments);
+}
+
+TEST(RoutesTest, PathSegments) {
+  EXPECT_EQ(PathSegments("/images/x/"), (std::vector<std::string>{"images", "x"}));
+  EXPECT_EQ(PathSegments("/images"), (std::vector<std::string>{"images"}));
+  EXPECT_EQ(PathSegments("/a//b"), (std::vector<std::string>{"a", "", "b"}));
+}
+
+TEST(RoutesTest, EveryOperation) {
+  struct Case {
+    const char* method;
+    const char* path;
+    Operation operation;
+  };
+  for (Case c : {
+           Case{"GET", "/images", Operation::kListImages},
+           {"POST", "/images/", Operation::kCreateImage},
+           {"GET", "/images/i1", Operation::kShowImage},
+           {"PATCH", "/images/i1", Operation::kUpdateImage},
+           {"DELETE", "/images/i1", Operation::kDeleteImage},
+           {"GET", "/images/i1/file", Operation::kDownloadData},
+           {"PUT", "/images/i1/file", Operation::kUploadData},
+           {"PUT", "/images/i1/tags/t1", Operation::kAddTag},
+           {"DELETE", "/images/i1/tags/t1", Operation::kDeleteTag},
+           {"POST", "/images/i1/actions/deactivate", Operation::kDeactivate},
+           {"POST", "/images/i1/actions/reactivate", Operation::kReactivate},
+           {"GET", "/images/i1/members", Operation::kListMembers},
+           {"POST", "/images/i1/members", Operation::kAddMember},
+           {"GET", "/images/i1/members/m1", Operation::kShowMember},
+           {"PUT", "/images/i1/members/m1", Operation::kUpdateMember},
+           {"DELETE", "/images/i1/members/m1", Operation::kDeleteMember},
+           {"GET", "/info/usage", Operation::kUsage},
+           {"GET", "/schemas/image", Operation::kImageSchema},
+           {"GET", "/schemas/images", Operation::kImagesSchema},
+           {"GET", "/schemas/member", Operation::kMemberSchema},
+           {"GET", "/schemas/members", Operation::kMembersSchema},
+       }) {
+    Route r = Match(c.method, c.path);
+    ASSERT_EQ(r.outcome, Route::Outcome::kMatched) << c.method << " " << c.path;
+    EXPECT_EQ(r.operation, c.operation) << c.method << " " << c.path;
+  }
+  Route r = Match("PUT", "/images/i1/members/m1");
+  EXPECT_EQ(r.image_id, "i1");
+  EXPECT_EQ(r.member_id, "m1");
+  r = Match("PUT", "/images/i1/tags/t 1");
+  EXPECT_EQ(r.tag, "t 1");
+}
+
+TEST(RoutesTest, WrongMethodIs405WithAllow) {
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
+  for (Case c : {
+           Case{"DELETE", "/images", "GET, POST"},
+           {"POST", "/images/i1", "GET, PATCH, DELETE"},
+           {"POST", "/images/i1/file", "GET, PUT"},
+           {"GET", "/images/i1/tags/t1", "PUT, DELETE"},
+           {"GET", "/images/i1/actions/deactivate", "POST"},
+           {"PUT", "/images/i1/members", "GET, POST"},
+           {"POST", "/images/i1/members/m1", "GET, PUT, DELETE"},
+           {"POST", "/info/usage", "GET"},
+           {"PUT", "/schemas/member", "GET"},
+           {"HEAD", "/images", "GET, POST"},
+       }) {
+    Route r = Match(c.method, c.path);
+    ASSERT_EQ(r.outcome, Route::Outcome::kMethodNotAllowed) << c.method << " " << c.path;
+    EXPECT_EQ(r.allow, c.allow) << c.method << " " << c.path;
+  }
+}
+
+TEST(RoutesTest, UnimplementedAndUnknown) {
+  for (const char* path :
+       {"/images/i1/import", "/images/i1/tasks", "/images/i1/locations", "/info/import", "/tasks",
+        "/tasks/t1", "/metadefs", "/metadefs/namespaces/n/objects", "/schemas/task",
+        "/schemas/tasks", "/schemas/metadefs/namespace"}) {
+    Route r = Match("GET", path);
+    EXPECT_EQ(r.outcome, Route::Outcome::kNotImplemented) << path;
+    EXPECT_FALSE(r.feature.empty()) << path;
+  }
+  for (const char* path : {"/", "/image", "/images/i1/stage", "/info/stores", "/cache",
+                           "/images/i1/actions/explode", "/images/i1/members/m1/x",
+                           "/images/i1/file/x", "/schemas", "/info/usage/x", "/stores/s/i"}) {
+    EXPECT_EQ(Match("GET", path).outcome, Route::Outcome::kNotFound) << path;
+  }
+}
+
+TEST(RoutesTest, AdvertisedVersions) {
+  EXPECT_TRUE(IsApiVersion("v2"));
+  EXPECT_TRUE(IsApiVersion("v2.0"));
+  EXPECT_TRUE(IsApiVersion("v2.1"));
+  for (const char* other : {"v2.2", "v2.3", "v2.17", "v1", "v1.1", "v3", "", "images", "V2"}) {
+    EXPECT_FALSE(IsApiVersion(other)) << other;
+  }
+  EXPECT_EQ(json::parse(VersionsJson("http://gaze.example:9292")), json::parse(R"({"versions": [
+      {"id": "v2.1", "status": "CURRENT",
+       "links": [{"rel": "self", "href": "http://gaze.example:9292/v2/"}]},
+      {"id": "v2.0", "status": "SUPPORTED",
+       "links": [{"rel": "self", "href": "http://gaze.example:9292/v2/"}]}]})"));
+}
+
+}  // namespace
+}  // namespace gaze::gateway

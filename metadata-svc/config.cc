@@ -29,6 +29,23 @@ ABSL_FLAG(int, task_redrive_after_seconds, 60,
           "early is only published twice.");
 ABSL_FLAG(int, list_limit_default, 25, "ListImages page size when the request gives none.");
 ABSL_FLAG(int, list_limit_max, 1000, "Largest ListImages page; larger requests are clamped.");
+ABSL_FLAG(int, image_property_quota, 128,
+          "Most free-form properties one image may have (Glance's image_property_quota); a "
+          "negative value means unlimited. Over it CreateImage/UpdateImage fail "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, image_tag_quota, 128,
+          "Most tags one image may have (Glance's image_tag_quota); negative means unlimited.");
+ABSL_FLAG(int, image_member_quota, 128,
+          "Most members one image may have (Glance's image_member_quota); negative means "
+          "unlimited.");
+ABSL_FLAG(std::string, quota_file, "",
+          "JSON file of per-project quotas (Glance's unified limits), read at start-up; empty "
+          "means no quotas. Format: {\"defaults\": {\"image_count_total\": 100, "
+          "\"image_size_total\": 10240}, \"projects\": {\"<project id>\": "
+          "{\"image_count_total\": 5}}}. Resources: image_count_total (images), "
+          "image_size_total (MiB), image_count_uploading (images), image_stage_total (MiB). A "
+          "project's entry wins over defaults; -1 is unlimited; a resource in neither is "
+          "unlimited and not reported. An invalid file stops start-up.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error.");
 ABSL_FLAG(std::string, probe_target, "",
           "`probe` checks this host:port instead of 127.0.0.1:<grpc_port>.");
@@ -42,7 +59,9 @@ constexpr char kUsage[] =
     "           messages to RabbitMQ, sweeping expired uploads (--sweep_interval_ms) and\n"
     "           re-driving stale tasks (--task_redrive_interval_ms, --task_redrive_after_seconds)\n"
     "  migrate  apply the schema migrations and exit\n"
-    "  probe    exit 0 iff the local server reports SERVING (gRPC health)";
+    "  probe    exit 0 iff the local server reports SERVING (gRPC health)\n"
+    "Per-image limits: --image_property_quota, --image_tag_quota, --image_member_quota.\n"
+    "Per-project quotas: --quota_file (see its help for the format).";
 
 absl::Status AtLeast(const char* flag, int value, int minimum) {
   if (value >= minimum) return absl::OkStatus();
@@ -88,6 +107,18 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positiona
   c.list_limit_default = absl::GetFlag(FLAGS_list_limit_default);
   c.list_limit_max = absl::GetFlag(FLAGS_list_limit_max);
   c.probe_target = absl::GetFlag(FLAGS_probe_target);
+  c.image_limits = {.properties = absl::GetFlag(FLAGS_image_property_quota),
+                    .tags = absl::GetFlag(FLAGS_image_tag_quota),
+                    .members = absl::GetFlag(FLAGS_image_member_quota)};
+  c.quota_file = absl::GetFlag(FLAGS_quota_file);
+  if (!c.quota_file.empty()) {
+    auto quotas = ProjectQuotas::Load(c.quota_file);
+    if (!quotas.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--quota_file=", c.quota_file, ": ", quotas.status().message()));
+    }
+    c.quotas = *std::move(quotas);
+  }
   std::string level = absl::GetFlag(FLAGS_log_level);
   if (!log::ParseLevel(level, &c.log_level)) {
     return absl::InvalidArgumentError(

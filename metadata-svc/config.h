@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "metadata-svc/quotas.h"
 #include "services/common/log.h"
 
 namespace gaze::metadata {
@@ -28,6 +29,9 @@ struct Config {
   int task_redrive_after_seconds = 0;
   int list_limit_default = 0;
   int list_limit_max = 0;
+  ImageLimits image_limits;
+  std::string quota_file;  // "" = no per-project quotas
+  ProjectQuotas quotas;    // loaded from quota_file
   log::Level log_level = log::Level::kInfo;
   std::string probe_target;  // "host:port"; defaults to 127.0.0.1:<grpc_port>
 };

@@ -1,5 +1,8 @@
 #include "metadata-svc/config.h"
 
+#include <cstdio>
+#include <fstream>
+
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
@@ -11,6 +14,9 @@ ABSL_DECLARE_FLAG(std::string, log_level);
 ABSL_DECLARE_FLAG(int, list_limit_default);
 ABSL_DECLARE_FLAG(int, task_redrive_interval_ms);
 ABSL_DECLARE_FLAG(int, task_redrive_after_seconds);
+ABSL_DECLARE_FLAG(int, image_property_quota);
+ABSL_DECLARE_FLAG(int, image_member_quota);
+ABSL_DECLARE_FLAG(std::string, quota_file);
 
 namespace gaze::metadata {
 namespace {
@@ -74,6 +80,42 @@ TEST_F(ConfigTest, TaskRedriveNeedsPositiveTimes) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->task_redrive_interval_ms, 500);
   EXPECT_EQ(c->task_redrive_after_seconds, 5);
+}
+
+TEST_F(ConfigTest, PerImageLimitsDefaultTo128AndNegativeIsUnlimited) {
+  auto c = ConfigFromFlags({});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->image_limits.properties, 128);
+  EXPECT_EQ(c->image_limits.tags, 128);
+  EXPECT_EQ(c->image_limits.members, 128);
+  EXPECT_FALSE(c->quotas.Limit("p1", QuotaResource::kImageCountTotal));
+  absl::SetFlag(&FLAGS_image_property_quota, -1);
+  absl::SetFlag(&FLAGS_image_member_quota, 3);
+  c = ConfigFromFlags({});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->image_limits.properties, -1);
+  EXPECT_EQ(c->image_limits.members, 3);
+}
+
+TEST_F(ConfigTest, QuotaFileIsReadAtStartAndMustBeValid) {
+  std::string path = ::testing::TempDir() + "/config_test_quotas.json";
+  {
+    std::ofstream out(path);
+    out << R"({"defaults": {"image_count_total": 3}})";
+  }
+  absl::SetFlag(&FLAGS_quota_file, path);
+  auto c = ConfigFromFlags({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->quotas.Limit("p1", QuotaResource::kImageCountTotal), 3);
+  {
+    std::ofstream out(path);
+    out << R"({"defaults": {"image_count_total": "3"}})";
+  }
+  EXPECT_EQ(ConfigFromFlags({}).status().message(),
+            "--quota_file=" + path + ": defaults.image_count_total: must be an integer");
+  std::remove(path.c_str());
+  EXPECT_EQ(ConfigFromFlags({}).status().message(),
+            "--quota_file=" + path + ": cannot read " + path);
 }
 
 }  // namespace

@@ -37,6 +37,12 @@ constexpr std::pair<v1::Visibility, const char*> kVisibilities[] = {
     {v1::VISIBILITY_PRIVATE, "private"},
 };
 
+constexpr std::pair<v1::MemberStatus, const char*> kMemberStatuses[] = {
+    {v1::MEMBER_STATUS_PENDING, "pending"},
+    {v1::MEMBER_STATUS_ACCEPTED, "accepted"},
+    {v1::MEMBER_STATUS_REJECTED, "rejected"},
+};
+
 constexpr std::pair<v1::TaskType, const char*> kTaskTypes[] = {
     {v1::TASK_TYPE_DELETE_DATA, "delete_data"},
 };
@@ -58,6 +64,11 @@ v1::ImageStatus ParseImageStatus(std::string_view t) {
 const char* VisibilityName(v1::Visibility v) { return NameOf(kVisibilities, v); }
 v1::Visibility ParseVisibility(std::string_view t) {
   return ValueOf(kVisibilities, t, v1::VISIBILITY_UNSPECIFIED);
+}
+
+const char* MemberStatusName(v1::MemberStatus s) { return NameOf(kMemberStatuses, s); }
+v1::MemberStatus ParseMemberStatus(std::string_view t) {
+  return ValueOf(kMemberStatuses, t, v1::MEMBER_STATUS_UNSPECIFIED);
 }
 
 const char* TaskTypeName(v1::TaskType t) { return NameOf(kTaskTypes, t); }

@@ -15,6 +15,9 @@ v1::ImageStatus ParseImageStatus(std::string_view text);
 const char* VisibilityName(v1::Visibility visibility);
 v1::Visibility ParseVisibility(std::string_view text);
 
+const char* MemberStatusName(v1::MemberStatus status);
+v1::MemberStatus ParseMemberStatus(std::string_view text);
+
 const char* TaskTypeName(v1::TaskType type);
 v1::TaskType ParseTaskType(std::string_view text);
 

@@ -126,12 +126,14 @@ class ImageServiceImpl final : public v1::ImageService::Service {
     auto r = images_.BeginUpload(*req);
     if (!r.ok()) return rpc.Fail(r.status());
     *resp = std::move(*r);
-    log::Info("upload started")
-        .RequestId(rpc.request_id())
+    auto line = log::Info("upload started");
+    line.RequestId(rpc.request_id())
         .Field("image_id", req->id())
         .Field("upload_id", req->upload_id())
         .Field("holder", req->holder())
         .Field("lease_seconds", req->lease_seconds());
+    if (req->has_declared_size()) line.Field("declared_size", req->declared_size());
+    if (resp->has_remaining_bytes()) line.Field("remaining_bytes", resp->remaining_bytes());
     return grpc::Status::OK;
   }
 
@@ -169,6 +171,87 @@ class ImageServiceImpl final : public v1::ImageService::Service {
           .Field("image_id", req->id())
           .Field("upload_id", req->upload_id());
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ChangeImageStatus(grpc::ServerContext* ctx, const v1::ChangeImageStatusRequest* req,
+                                 v1::Image* resp) override {
+    Rpc rpc(ctx, "ChangeImageStatus", req->id());
+    auto r = images_.ChangeImageStatus(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    // Repeating an action is a no-op: the version then stays what it was.
+    log::Info("image status action")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->id())
+        .Field("action", v1::StatusAction_Name(req->action()))
+        .Field("status", ImageStatusName(resp->status()))
+        .Field("version", resp->version());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AddMember(grpc::ServerContext* ctx, const v1::AddMemberRequest* req,
+                         v1::Member* resp) override {
+    Rpc rpc(ctx, "AddMember", req->image_id());
+    auto r = images_.AddMember(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("member added")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->image_id())
+        .Field("member_id", resp->member_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListMembers(grpc::ServerContext* ctx, const v1::ListMembersRequest* req,
+                           v1::ListMembersResponse* resp) override {
+    Rpc rpc(ctx, "ListMembers", req->image_id());
+    auto r = images_.ListMembers(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetMember(grpc::ServerContext* ctx, const v1::GetMemberRequest* req,
+                         v1::Member* resp) override {
+    Rpc rpc(ctx, "GetMember", req->image_id());
+    auto r = images_.GetMember(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UpdateMember(grpc::ServerContext* ctx, const v1::UpdateMemberRequest* req,
+                            v1::Member* resp) override {
+    Rpc rpc(ctx, "UpdateMember", req->image_id());
+    auto r = images_.UpdateMember(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    log::Info("member status changed")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->image_id())
+        .Field("member_id", resp->member_id())
+        .Field("status", MemberStatusName(resp->status()));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DeleteMember(grpc::ServerContext* ctx, const v1::DeleteMemberRequest* req,
+                            v1::DeleteMemberResponse*) override {
+    Rpc rpc(ctx, "DeleteMember", req->image_id());
+    if (absl::Status s = images_.DeleteMember(*req); !s.ok()) return rpc.Fail(s);
+    log::Info("member deleted")
+        .RequestId(rpc.request_id())
+        .Field("image_id", req->image_id())
+        .Field("member_id", req->member_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetUsage(grpc::ServerContext* ctx, const v1::GetUsageRequest* req,
+                        v1::GetUsageResponse* resp) override {
+    Rpc rpc(ctx, "GetUsage", req->caller().project_id());
+    auto r = images_.GetUsage(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
     return grpc::Status::OK;
   }
 

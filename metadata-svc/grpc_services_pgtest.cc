@@ -21,7 +21,11 @@ class GrpcServiceTest : public testing::PgTest {
     PgTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     pool_ = NewPool();
-    images_ = std::make_unique<PgImageRepository>(*pool_, ListLimits{25, 1000});
+    auto quotas = ProjectQuotas::Parse(R"({"projects": {"tight": {"image_count_total": 0}}})");
+    ASSERT_TRUE(quotas.ok()) << quotas.status();
+    images_ = std::make_unique<PgImageRepository>(
+        *pool_, ListLimits{25, 1000}, ImageLimits{.properties = 128, .tags = 128, .members = 1},
+        *quotas);
     tasks_ = std::make_unique<PgTaskRepository>(*pool_);
     auto server =
         MetadataServer::Start({.listen_address = "127.0.0.1", .port = 0}, *images_, *tasks_);
@@ -158,6 +162,143 @@ TEST_F(GrpcServiceTest, ErrorCodesEndToEnd) {
   finish.set_worker_id("w1");
   finish.set_success(true);
   EXPECT_TRUE(task_stub_->CompleteTask(Ctx().get(), finish, &finished).ok());
+}
+
+TEST_F(GrpcServiceTest, StatusMembersAndQuotasEndToEnd) {
+  v1::CreateImageRequest create;
+  *create.mutable_caller() = Caller("p1");
+  create.mutable_image()->set_disk_format("raw");
+  create.mutable_image()->set_container_format("bare");
+  v1::Image img;
+  ASSERT_EQ(CreateCode(create, &img), grpc::StatusCode::OK);
+  v1::Image ignored;
+
+  v1::ChangeImageStatusRequest change;
+  *change.mutable_caller() = Caller("p1");
+  change.set_id(img.id());
+  change.set_action(v1::STATUS_ACTION_DEACTIVATE);
+  grpc::Status s = image_stub_->ChangeImageStatus(Ctx().get(), change, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);  // queued
+  EXPECT_EQ(s.error_message(), "Not allowed to deactivate image in status 'queued'");
+  change.set_action(v1::STATUS_ACTION_UNSPECIFIED);
+  EXPECT_EQ(image_stub_->ChangeImageStatus(Ctx().get(), change, &ignored).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  *change.mutable_caller() = Caller("p2");
+  EXPECT_EQ(image_stub_->ChangeImageStatus(Ctx().get(), change, &ignored).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::AddMemberRequest add;
+  *add.mutable_caller() = Caller("p1");
+  add.set_image_id(img.id());
+  add.set_member_id("p2");
+  v1::Member member;
+  ASSERT_TRUE(image_stub_->AddMember(Ctx().get(), add, &member).ok());
+  EXPECT_EQ(member.status(), v1::MEMBER_STATUS_PENDING);
+  EXPECT_EQ(image_stub_->AddMember(Ctx().get(), add, &member).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  add.set_member_id("p3");
+  s = image_stub_->AddMember(Ctx().get(), add, &member);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);  // one member per image here
+  add.set_member_id("");
+  EXPECT_EQ(image_stub_->AddMember(Ctx().get(), add, &member).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::UpdateMemberRequest update;
+  *update.mutable_caller() = Caller("p1");
+  update.set_image_id(img.id());
+  update.set_member_id("p2");
+  update.set_status(v1::MEMBER_STATUS_ACCEPTED);
+  EXPECT_EQ(image_stub_->UpdateMember(Ctx().get(), update, &member).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  *update.mutable_caller() = Caller("p2");
+  ASSERT_TRUE(image_stub_->UpdateMember(Ctx().get(), update, &member).ok());
+  EXPECT_EQ(member.status(), v1::MEMBER_STATUS_ACCEPTED);
+
+  v1::ListMembersRequest list;
+  *list.mutable_caller() = Caller("p2");
+  list.set_image_id(img.id());
+  v1::ListMembersResponse members;
+  ASSERT_TRUE(image_stub_->ListMembers(Ctx().get(), list, &members).ok());
+  ASSERT_EQ(members.members_size(), 1);
+  EXPECT_EQ(members.members(0).member_id(), "p2");
+  *list.mutable_caller() = Caller("p3");
+  EXPECT_EQ(image_stub_->ListMembers(Ctx().get(), list, &members).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::GetMemberRequest get;
+  *get.mutable_caller() = Caller("p1");
+  get.set_image_id(img.id());
+  get.set_member_id("p9");
+  EXPECT_EQ(image_stub_->GetMember(Ctx().get(), get, &member).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  get.set_member_id("p2");
+  ASSERT_TRUE(image_stub_->GetMember(Ctx().get(), get, &member).ok());
+
+  v1::DeleteMemberRequest remove;
+  *remove.mutable_caller() = Caller("p2");
+  remove.set_image_id(img.id());
+  remove.set_member_id("p2");
+  v1::DeleteMemberResponse removed;
+  EXPECT_EQ(image_stub_->DeleteMember(Ctx().get(), remove, &removed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  *remove.mutable_caller() = Caller("p1");
+  ASSERT_TRUE(image_stub_->DeleteMember(Ctx().get(), remove, &removed).ok());
+  EXPECT_EQ(image_stub_->DeleteMember(Ctx().get(), remove, &removed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::UpdateImageRequest to_private;
+  *to_private.mutable_caller() = Caller("p1");
+  to_private.set_id(img.id());
+  to_private.mutable_update_mask()->add_paths("visibility");
+  to_private.mutable_image()->set_visibility(v1::VISIBILITY_PRIVATE);
+  ASSERT_TRUE(image_stub_->UpdateImage(Ctx().get(), to_private, &ignored).ok());
+  add.set_member_id("p2");
+  s = image_stub_->AddMember(Ctx().get(), add, &member);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(), "Only shared images have members.");
+
+  // Per-project quotas: "tight" may hold no image.
+  *create.mutable_caller() = Caller("tight");
+  s = image_stub_->CreateImage(Ctx().get(), create, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(),
+            "Project tight is over a limit for [Resource image_count_total is over limit of 0 "
+            "due to current usage 0 and delta 1]");
+  v1::GetUsageRequest usage_req;
+  *usage_req.mutable_caller() = Caller("tight");
+  v1::GetUsageResponse usage;
+  ASSERT_TRUE(image_stub_->GetUsage(Ctx().get(), usage_req, &usage).ok());
+  ASSERT_EQ(usage.usage_size(), 1);
+  EXPECT_EQ(usage.usage(0).resource(), "image_count_total");
+  EXPECT_EQ(usage.usage(0).limit(), 0);
+  *usage_req.mutable_caller() = Caller("p1");
+  ASSERT_TRUE(image_stub_->GetUsage(Ctx().get(), usage_req, &usage).ok());
+  EXPECT_EQ(usage.usage_size(), 0);
+
+  // Deactivation round trip through an upload.
+  v1::BeginUploadRequest begin;
+  *begin.mutable_caller() = Caller("p1");
+  begin.set_id(img.id());
+  begin.set_upload_id("u1");
+  begin.set_object_url("file:///d/x");
+  begin.set_lease_seconds(30);
+  begin.set_declared_size(3);
+  v1::BeginUploadResponse begun;
+  ASSERT_TRUE(image_stub_->BeginUpload(Ctx().get(), begin, &begun).ok());
+  EXPECT_FALSE(begun.has_remaining_bytes());
+  v1::CompleteUploadRequest complete;
+  complete.set_id(img.id());
+  complete.set_upload_id("u1");
+  complete.set_size(3);
+  complete.mutable_location()->set_url("file:///d/x");
+  ASSERT_TRUE(image_stub_->CompleteUpload(Ctx().get(), complete, &ignored).ok());
+  *change.mutable_caller() = Caller("p1");
+  change.set_action(v1::STATUS_ACTION_DEACTIVATE);
+  ASSERT_TRUE(image_stub_->ChangeImageStatus(Ctx("req-deactivate").get(), change, &ignored).ok());
+  EXPECT_EQ(ignored.status(), v1::IMAGE_STATUS_DEACTIVATED);
+  change.set_action(v1::STATUS_ACTION_REACTIVATE);
+  ASSERT_TRUE(image_stub_->ChangeImageStatus(Ctx().get(), change, &ignored).ok());
+  EXPECT_EQ(ignored.status(), v1::IMAGE_STATUS_ACTIVE);
 }
 
 TEST_F(GrpcServiceTest, HealthFollowsServingState) {

@@ -1,5 +1,6 @@
-// ImageRepository: the image records and their status machine, as the gRPC ImageService and
-// the upload sweeper use them. Errors follow the error model of metadata.proto.
+// ImageRepository: the image records, their status machine, members and quotas, as the gRPC
+// ImageService and the upload sweeper use them. Errors follow the error model of
+// metadata.proto.
 #pragma once
 
 #include <string>
@@ -46,6 +47,18 @@ class ImageRepository {
   // delete_data task for the partial object, all in one transaction. Safe to run from any
   // number of replicas at once (rows another sweeper holds are skipped).
   virtual absl::StatusOr<std::vector<ReleasedUpload>> SweepExpiredUploads(int limit) = 0;
+
+  virtual absl::StatusOr<v1::Image> ChangeImageStatus(
+      const v1::ChangeImageStatusRequest& request) = 0;
+
+  virtual absl::StatusOr<v1::Member> AddMember(const v1::AddMemberRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListMembersResponse> ListMembers(
+      const v1::ListMembersRequest& request) = 0;
+  virtual absl::StatusOr<v1::Member> GetMember(const v1::GetMemberRequest& request) = 0;
+  virtual absl::StatusOr<v1::Member> UpdateMember(const v1::UpdateMemberRequest& request) = 0;
+  virtual absl::Status DeleteMember(const v1::DeleteMemberRequest& request) = 0;
+
+  virtual absl::StatusOr<v1::GetUsageResponse> GetUsage(const v1::GetUsageRequest& request) = 0;
 };
 
 }  // namespace gaze::metadata

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "metadata-svc/enums.h"
 #include "services/common/ids.h"
 
 namespace gaze::metadata {
@@ -171,6 +172,65 @@ absl::StatusOr<v1::Image> ApplyUpdate(const v1::UpdateImageRequest& request, v1:
     (*img.mutable_properties())[key] = value;
   for (const std::string& key : request.remove_properties()) img.mutable_properties()->erase(key);
   return img;
+}
+
+absl::StatusOr<v1::ImageStatus> StatusAfter(v1::StatusAction action, v1::ImageStatus current) {
+  v1::ImageStatus from, to;
+  const char* verb;
+  switch (action) {
+    case v1::STATUS_ACTION_DEACTIVATE:
+      from = v1::IMAGE_STATUS_ACTIVE;
+      to = v1::IMAGE_STATUS_DEACTIVATED;
+      verb = "deactivate";
+      break;
+    case v1::STATUS_ACTION_REACTIVATE:
+      from = v1::IMAGE_STATUS_DEACTIVATED;
+      to = v1::IMAGE_STATUS_ACTIVE;
+      verb = "reactivate";
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("Invalid status action: ", action));
+  }
+  if (current == from || current == to) return to;
+  const char* name = ImageStatusName(current);
+  return absl::PermissionDeniedError(
+      absl::StrCat("Not allowed to ", verb, " image in status '", name ? name : "", "'"));
+}
+
+absl::Status ValidateMemberId(const std::string& member_id) {
+  if (member_id.empty() || member_id.size() > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid member id '", member_id, "': must be 1 to 255 characters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckShared(const v1::Image& image) {
+  if (image.visibility() == v1::VISIBILITY_SHARED) return absl::OkStatus();
+  return absl::PermissionDeniedError("Only shared images have members.");
+}
+
+bool ManagesMembers(const v1::Caller& caller, const v1::Image& image) {
+  return CheckMayModify(caller, image).ok();
+}
+
+absl::Status CheckManagesMembers(const v1::Caller& caller, const v1::Image& image,
+                                 const char* verb) {
+  if (ManagesMembers(caller, image)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("Not allowed to ", verb, " members for image ", image.id(), "."));
+}
+
+absl::Status CheckMayUpdateMember(const v1::Caller& caller, const v1::Image& image,
+                                  const std::string& member_id) {
+  if (caller.is_admin() || caller.project_id() == member_id) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("Not allowed to update members for image ", image.id(), "."));
+}
+
+absl::Status MemberNotFound(const std::string& image_id, const std::string& member_id) {
+  return absl::NotFoundError(
+      absl::StrCat(member_id, " not found in the member list of the image ", image_id, "."));
 }
 
 }  // namespace gaze::metadata

@@ -1,6 +1,7 @@
 // The image rules that need no database: defaults and checks for a new image, who may modify
-// an image, and applying an UpdateImageRequest to the current record. Messages use Glance's
-// wording; the gateway passes them to the client.
+// an image, applying an UpdateImageRequest to the current record, deactivation, and who may
+// do what with an image's members. Messages use Glance's wording; the gateway passes them to
+// the client.
 #pragma once
 
 #include "absl/status/status.h"
@@ -29,5 +30,29 @@ absl::StatusOr<v1::Image> ApplyUpdate(const v1::UpdateImageRequest& request, v1:
 
 // "No image found with ID <id>" (NOT_FOUND).
 absl::Status ImageNotFound(const std::string& id);
+
+// The status ChangeImageStatus moves an image in `current` to: DEACTIVATE active ->
+// deactivated, REACTIVATE deactivated -> active, and `current` itself when the action is
+// already done (a no-op). PERMISSION_DENIED "Not allowed to deactivate image in status 's'"
+// (or reactivate) from any other status; INVALID_ARGUMENT for an unknown action.
+absl::StatusOr<v1::ImageStatus> StatusAfter(v1::StatusAction action, v1::ImageStatus current);
+
+// Members. The image passed is one the caller can see.
+
+// INVALID_ARGUMENT unless 1..255 characters (a project id; nothing checks that it exists).
+absl::Status ValidateMemberId(const std::string& member_id);
+// PERMISSION_DENIED "Only shared images have members." unless `image` is shared.
+absl::Status CheckShared(const v1::Image& image);
+// The owner and admins see and manage every member; anyone else only its own record.
+bool ManagesMembers(const v1::Caller& caller, const v1::Image& image);
+// PERMISSION_DENIED "Not allowed to <verb> members for image <id>." unless ManagesMembers.
+absl::Status CheckManagesMembers(const v1::Caller& caller, const v1::Image& image,
+                                 const char* verb);
+// Only the member project itself (or an admin) decides on a share; PERMISSION_DENIED for
+// everyone else, the owner included.
+absl::Status CheckMayUpdateMember(const v1::Caller& caller, const v1::Image& image,
+                                  const std::string& member_id);
+// "<member> not found in the member list of the image <id>." (NOT_FOUND).
+absl::Status MemberNotFound(const std::string& image_id, const std::string& member_id);
 
 }  // namespace gaze::metadata

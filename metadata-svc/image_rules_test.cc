@@ -156,5 +156,89 @@ TEST(ApplyUpdateTest, NegativeMinimumsAndOwnerChanges) {
   EXPECT_EQ(ApplyUpdate(req, Current(v1::IMAGE_STATUS_QUEUED))->owner(), "p2");
 }
 
+TEST(ApplyUpdateTest, StatusAndOtherReadOnlyFieldsNeverChange) {
+  auto req = Update({"name"});
+  req.mutable_image()->set_name("new");
+  req.mutable_image()->set_status(v1::IMAGE_STATUS_ACTIVE);
+  req.mutable_image()->set_size(5);
+  req.mutable_image()->set_checksum("forged");
+  auto img = ApplyUpdate(req, Current(v1::IMAGE_STATUS_QUEUED));
+  ASSERT_TRUE(img.ok()) << img.status();
+  EXPECT_EQ(img->status(), v1::IMAGE_STATUS_QUEUED);
+  EXPECT_FALSE(img->has_size());
+  EXPECT_FALSE(img->has_checksum());
+  for (const char* path : {"status", "size", "checksum", "os_hash_value", "id", "version"}) {
+    EXPECT_EQ(ValidateUpdateMask(Update({path})).code(), absl::StatusCode::kInvalidArgument)
+        << path;
+  }
+}
+
+TEST(StatusAfterTest, DeactivateAndReactivate) {
+  EXPECT_EQ(*StatusAfter(v1::STATUS_ACTION_DEACTIVATE, v1::IMAGE_STATUS_ACTIVE),
+            v1::IMAGE_STATUS_DEACTIVATED);
+  EXPECT_EQ(*StatusAfter(v1::STATUS_ACTION_DEACTIVATE, v1::IMAGE_STATUS_DEACTIVATED),
+            v1::IMAGE_STATUS_DEACTIVATED);
+  EXPECT_EQ(*StatusAfter(v1::STATUS_ACTION_REACTIVATE, v1::IMAGE_STATUS_DEACTIVATED),
+            v1::IMAGE_STATUS_ACTIVE);
+  EXPECT_EQ(*StatusAfter(v1::STATUS_ACTION_REACTIVATE, v1::IMAGE_STATUS_ACTIVE),
+            v1::IMAGE_STATUS_ACTIVE);
+}
+
+TEST(StatusAfterTest, EveryOtherStatusIsDenied) {
+  for (v1::ImageStatus s :
+       {v1::IMAGE_STATUS_QUEUED, v1::IMAGE_STATUS_SAVING, v1::IMAGE_STATUS_UPLOADING,
+        v1::IMAGE_STATUS_IMPORTING, v1::IMAGE_STATUS_KILLED, v1::IMAGE_STATUS_PENDING_DELETE,
+        v1::IMAGE_STATUS_DELETED}) {
+    auto d = StatusAfter(v1::STATUS_ACTION_DEACTIVATE, s);
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kPermissionDenied) << s;
+    auto r = StatusAfter(v1::STATUS_ACTION_REACTIVATE, s);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << s;
+  }
+  EXPECT_EQ(StatusAfter(v1::STATUS_ACTION_DEACTIVATE, v1::IMAGE_STATUS_QUEUED).status().message(),
+            "Not allowed to deactivate image in status 'queued'");
+  EXPECT_EQ(StatusAfter(v1::STATUS_ACTION_REACTIVATE, v1::IMAGE_STATUS_SAVING).status().message(),
+            "Not allowed to reactivate image in status 'saving'");
+  EXPECT_EQ(StatusAfter(v1::STATUS_ACTION_UNSPECIFIED, v1::IMAGE_STATUS_ACTIVE).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MemberRulesTest, MemberIds) {
+  EXPECT_TRUE(ValidateMemberId("p2").ok());
+  EXPECT_TRUE(ValidateMemberId(std::string(255, 'm')).ok());
+  EXPECT_EQ(ValidateMemberId("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateMemberId(std::string(256, 'm')).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MemberRulesTest, WhoMayDoWhat) {
+  v1::Image img;
+  img.set_id("x");
+  img.set_owner("p1");
+  img.set_visibility(v1::VISIBILITY_PRIVATE);
+  absl::Status s = CheckShared(img);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(), "Only shared images have members.");
+  img.set_visibility(v1::VISIBILITY_SHARED);
+  EXPECT_TRUE(CheckShared(img).ok());
+
+  EXPECT_TRUE(ManagesMembers(Caller("p1"), img));
+  EXPECT_TRUE(ManagesMembers(Caller("p9", true), img));
+  EXPECT_FALSE(ManagesMembers(Caller("p2"), img));
+  s = CheckManagesMembers(Caller("p2"), img, "create");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(), "Not allowed to create members for image x.");
+
+  // Only the member itself (or an admin) decides; the owner may not.
+  EXPECT_TRUE(CheckMayUpdateMember(Caller("p2"), img, "p2").ok());
+  EXPECT_TRUE(CheckMayUpdateMember(Caller("p9", true), img, "p2").ok());
+  EXPECT_EQ(CheckMayUpdateMember(Caller("p1"), img, "p2").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckMayUpdateMember(Caller("p3"), img, "p2").code(),
+            absl::StatusCode::kPermissionDenied);
+
+  s = MemberNotFound("x", "p2");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "p2 not found in the member list of the image x.");
+}
+
 }  // namespace
 }  // namespace gaze::metadata

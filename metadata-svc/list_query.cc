@@ -9,12 +9,34 @@
 // once, then constants to the planner, which answers the default order from the
 // (created_at, id) index ("Index Cond: ROW(created_at, id) < ROW($0, $1)"). A join against the
 // marker row instead would filter the whole index up to the marker.
+//
+// Visibility: a non-admin's candidates are an OR (public, or own, or shared with the caller,
+// ...), and one scan of the (created_at, id) index filtered by that OR walks past every image
+// the caller cannot see: on 1M images (see below) a project's default page took 9.8 ms and
+// visibility=shared 155 ms (30,468 rows filtered out), growing towards a full scan on late
+// pages and rare matches. So the query is a UNION ALL of disjoint branches
+// (ListVisibilityBranches), each with the filters, the keyset condition, the ORDER BY and the
+// LIMIT, so that each is answered from its own index: public images from
+// images_visibility_idx (visibility, created_at, id), the caller's own from images_owner_idx
+// (owner, created_at, id), shares from image_members_member_idx (member, status) joined on the
+// primary key. The planner merges the sorted branches (Merge Append) and the outer ORDER BY and
+// LIMIT keep the first page. Admins, and the public or community lists, need one branch.
+//
+// Measured with PostgreSQL 15 on 1,000,000 images (a project of 300k, ten of 30k, a thousand of
+// ~400; 1% public, 2% community, 40% shared; 10k member rows), median of 7 runs, page of 25:
+//   admin default 0.35 ms; project default 0.8-1.0 ms (whatever its size); name filter
+//   0.25 ms (admin) / 1.3 ms (project); tag filter 3-14 ms; rare property 1 ms; common
+//   property 1.3 ms; member_status=pending 0.9 ms; visibility=shared 1.0 ms; marker 500k deep
+//   0.3 ms (admin) / 1.1 ms (project); sort=name:asc 0.2 ms (admin) / 2-8 ms (project,
+//   images_name_idx); created_at range 0.25 ms. Sorting by a key without an index (size,
+//   status, formats, updated_at) sorts every visible row: 1.3-1.6 s for an admin.
 #include "metadata-svc/list_query.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "metadata-svc/enums.h"
 #include "metadata-svc/json_codec.h"
 #include "metadata-svc/sql_params.h"
@@ -36,6 +58,49 @@ void AddAnyOf(const char* column, const char* type,
                                "::", type, "[])"));
 }
 
+// `column` <op> the condition's time. PostgreSQL keeps microseconds, so a time between two
+// microseconds is compared exactly by rounding it down and adjusting the operator.
+absl::StatusOr<std::string> TimeConditionSql(const char* column, const v1::TimeCondition& c,
+                                             SqlParams& params) {
+  // google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
+  constexpr int64_t kMinSeconds = -62135596800, kMaxSeconds = 253402300799;
+  const google::protobuf::Timestamp& t = c.value();
+  if (t.seconds() < kMinSeconds || t.seconds() > kMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid time for ", column));
+  }
+  const bool between = t.nanos() % 1000 != 0;
+  const char* op = nullptr;
+  switch (c.op()) {
+    case v1::COMPARISON_OP_EQ:
+      if (between) return std::string("FALSE");
+      op = " = ";
+      break;
+    case v1::COMPARISON_OP_NEQ:
+      if (between) return std::string("TRUE");
+      op = " <> ";
+      break;
+    case v1::COMPARISON_OP_GT:
+      op = " > ";
+      break;
+    case v1::COMPARISON_OP_GTE:
+      op = between ? " > " : " >= ";
+      break;
+    case v1::COMPARISON_OP_LT:
+      op = between ? " <= " : " < ";
+      break;
+    case v1::COMPARISON_OP_LTE:
+      op = " <= ";
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("Invalid comparison operator for ", column, ": ", c.op()));
+  }
+  absl::Time time = absl::FromUnixMicros(t.seconds() * 1000000 + t.nanos() / 1000);
+  std::string text = absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", time, absl::UTCTimeZone());
+  return absl::StrCat(column, op, params.Add(std::move(text)), "::timestamptz");
+}
+
 absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
                         std::vector<std::string>& where) {
   if (!f.ids().empty()) {
@@ -47,7 +112,13 @@ absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
     if (ids.empty()) where.push_back("FALSE");
     AddAnyOf("i.id", "uuid", ids, params, where);
   }
-  AddAnyOf("i.name", "text", f.names(), params, where);
+  if (!f.names().empty()) {
+    // The COALESCE form lets images_name_idx (the index of the name sort) answer the filter;
+    // the plain comparison keeps images without a name out when "" is asked for.
+    std::string names = params.Add(PgArrayLiteral(ToVector(f.names()))) + "::text[]";
+    where.push_back(
+        absl::StrCat("COALESCE(i.name, '') = ANY(", names, ") AND i.name = ANY(", names, ")"));
+  }
   if (!f.statuses().empty()) {
     google::protobuf::RepeatedPtrField<std::string> names;
     for (int s : f.statuses()) {
@@ -79,6 +150,28 @@ absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
   if (f.has_protected_()) {
     where.push_back(
         absl::StrCat("i.protected = ", params.Add(f.protected_() ? "true" : "false"), "::boolean"));
+  }
+  if (f.has_checksum()) {
+    where.push_back(absl::StrCat("i.checksum = ", params.Add(f.checksum()), "::text"));
+  }
+  if (f.has_os_hash_value()) {
+    where.push_back(absl::StrCat("i.os_hash_value = ", params.Add(f.os_hash_value()), "::text"));
+  }
+  if (f.has_min_ram()) {
+    where.push_back(
+        absl::StrCat("i.min_ram = ", params.Add(std::to_string(f.min_ram())), "::integer"));
+  }
+  if (f.has_min_disk()) {
+    where.push_back(
+        absl::StrCat("i.min_disk = ", params.Add(std::to_string(f.min_disk())), "::integer"));
+  }
+  for (const auto& [column, conditions] :
+       {std::pair{"i.created_at", &f.created_at()}, std::pair{"i.updated_at", &f.updated_at()}}) {
+    for (const v1::TimeCondition& c : *conditions) {
+      auto sql = TimeConditionSql(column, c, params);
+      if (!sql.ok()) return sql.status();
+      where.push_back(*std::move(sql));
+    }
   }
   if (f.has_os_hidden()) {
     where.push_back(
@@ -183,6 +276,10 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
     return absl::InvalidArgumentError(
         absl::StrCat("Invalid visibility filter: ", filter.visibility()));
   }
+  if (!v1::MemberStatusFilter_IsValid(filter.member_status())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Invalid member status filter: ", filter.member_status()));
+  }
   auto sort = EffectiveSort(request.sort());
   if (!sort.ok()) return sort.status();
 
@@ -190,24 +287,34 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
   q.limit =
       request.limit() == 0 ? limits.default_limit : std::min(request.limit(), limits.max_limit);
   SqlParams params;
+  std::vector<std::string> branches = ListVisibilityBranches(request.caller(), filter, params);
   std::vector<std::string> where;
-  where.push_back(ListVisibilitySql(request.caller(), filter.visibility(), params));
   where.push_back("i.status <> 'killed'");
   if (absl::Status s = AddFilters(filter, params, where); !s.ok()) return s;
-
   if (!request.marker().empty()) {
     if (!IsUuid(request.marker())) return absl::InvalidArgumentError("marker not found");
     where.push_back(AfterMarkerSql(*sort, params.Add(request.marker())));
   }
-
   std::vector<std::string> order;
   for (const v1::SortKey& k : *sort) {
     order.push_back(
         absl::StrCat(SortExpression(k.field(), "i"), k.descending() ? " DESC" : " ASC"));
   }
-  q.sql = absl::StrCat("SELECT ", columns, " FROM images i WHERE ", absl::StrJoin(where, " AND "),
-                       " ORDER BY ", absl::StrJoin(order, ", "), " LIMIT ",
-                       params.Add(std::to_string(q.limit)), "::bigint");
+  const std::string conditions = absl::StrJoin(where, " AND ");
+  const std::string tail = absl::StrCat(" ORDER BY ", absl::StrJoin(order, ", "), " LIMIT ",
+                                        params.Add(std::to_string(q.limit)), "::bigint");
+  auto select = [&](const std::string& what, const std::string& branch) {
+    return absl::StrCat("SELECT ", what, " FROM images i WHERE ", branch, " AND ", conditions,
+                        tail);
+  };
+  if (branches.size() == 1) {
+    q.sql = select(columns, branches[0]);
+  } else {
+    std::vector<std::string> parts;
+    for (const std::string& branch : branches) parts.push_back("(" + select("i.*", branch) + ")");
+    q.sql = absl::StrCat("SELECT ", columns, " FROM (", absl::StrJoin(parts, " UNION ALL "), ") i",
+                         tail);
+  }
   q.params = params.values();
   return q;
 }

@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "metadata-svc/sql_params.h"
+#include "metadata-svc/visibility_sql.h"
 
 namespace gaze::metadata {
 namespace {
@@ -69,25 +70,88 @@ TEST(SortExpressionTest, NullableColumnsSortAsSmallest) {
   EXPECT_EQ(SortExpression(v1::SORT_FIELD_CREATED_AT, "i"), "i.created_at");
 }
 
-TEST(BuildListQueryTest, DefaultQueryForNonAdmin) {
+TEST(BuildListQueryTest, DefaultQueryForNonAdminIsAUnionOfIndexFriendlyBranches) {
   auto q = BuildListQuery(Request("p1"), {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok()) << q.status();
+  const std::string rest =
+      " AND i.status <> 'killed' AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+      "LIMIT $2::bigint";
   EXPECT_EQ(q->sql,
-            "SELECT i.id FROM images i WHERE (NOT i.deleted AND ($1::boolean OR i.owner = $2::text "
-            "OR i.owner IS NULL OR i.visibility IN ('public', 'community'))) AND "
-            "(i.visibility = 'public' OR i.owner = $2::text) AND i.status <> 'killed' AND "
-            "NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC LIMIT $3::bigint");
-  EXPECT_EQ(q->params, (std::vector<std::string>{"false", "p1", "25"}));
+            "SELECT i.id FROM ("
+            "(SELECT i.* FROM images i WHERE NOT i.deleted AND i.visibility = 'public'" +
+                rest +
+                ") UNION ALL "
+                "(SELECT i.* FROM images i WHERE NOT i.deleted AND i.owner = $1::text AND "
+                "i.visibility IN ('community', 'private', 'shared')" +
+                rest +
+                ") UNION ALL "
+                "(SELECT i.* FROM images i WHERE NOT i.deleted AND i.owner IS DISTINCT FROM "
+                "$1::text AND "
+                "i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE "
+                "m.image_id = i.id AND m.member = $1::text AND NOT m.deleted AND m.status = "
+                "'accepted')" +
+                rest + ")) i ORDER BY i.created_at DESC, i.id DESC LIMIT $2::bigint");
+  EXPECT_EQ(q->params, (std::vector<std::string>{"p1", "25"}));
   EXPECT_EQ(q->limit, 25);
 }
 
 TEST(BuildListQueryTest, AdminDefaultExcludesOtherProjectsCommunityImages) {
   auto q = BuildListQuery(Request("adm", true), {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok());
-  EXPECT_NE(q->sql.find("AND (i.visibility <> 'community' OR i.owner = $2::text)"),
-            std::string::npos)
-      << q->sql;
-  EXPECT_EQ(q->params[0], "true");
+  EXPECT_EQ(q->sql,
+            "SELECT i.id FROM images i WHERE NOT i.deleted AND (i.visibility <> 'community' OR "
+            "i.owner = $1::text) AND i.status <> 'killed' AND NOT i.os_hidden ORDER BY "
+            "i.created_at DESC, i.id DESC LIMIT $2::bigint");
+  EXPECT_EQ(q->params[0], "adm");
+}
+
+// The visibility part of the query for `caller` and `filter`: one fragment per branch.
+std::vector<std::string> Branches(const v1::Caller& caller, v1::VisibilityFilter visibility,
+                                  v1::MemberStatusFilter member_status) {
+  v1::ImageFilter filter;
+  filter.set_visibility(visibility);
+  filter.set_member_status(member_status);
+  SqlParams params;
+  return ListVisibilityBranches(caller, filter, params);
+}
+
+TEST(ListVisibilityBranchesTest, NonAdminBranchesPerVisibility) {
+  v1::Caller p1 = Request("p1").caller();
+  const std::string shared_with =
+      "NOT i.deleted AND i.owner <> $1::text AND i.visibility = 'shared' AND EXISTS (SELECT 1 "
+      "FROM image_members m WHERE m.image_id = i.id AND m.member = $1::text AND NOT m.deleted";
+  using V = std::vector<std::string>;
+  const auto accepted = v1::MEMBER_STATUS_FILTER_ACCEPTED;
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_PUBLIC, accepted),
+            (V{"NOT i.deleted AND i.visibility = 'public'"}));
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_COMMUNITY, accepted),
+            (V{"NOT i.deleted AND i.visibility = 'community'"}));
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_PRIVATE, accepted),
+            (V{"NOT i.deleted AND i.owner = $1::text AND i.visibility = 'private'",
+               "NOT i.deleted AND i.owner IS NULL AND i.visibility = 'private'"}));
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_SHARED, v1::MEMBER_STATUS_FILTER_PENDING),
+            (V{"NOT i.deleted AND i.owner = $1::text AND i.visibility = 'shared'",
+               "NOT i.deleted AND i.owner IS NULL AND i.visibility = 'shared'",
+               shared_with + " AND m.status = 'pending')"}));
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_ALL, v1::MEMBER_STATUS_FILTER_ALL),
+            (V{"NOT i.deleted AND i.visibility IN ('community', 'public')",
+               "NOT i.deleted AND i.owner = $1::text AND i.visibility IN ('private', 'shared')",
+               "NOT i.deleted AND i.owner IS NULL AND i.visibility IN ('private', 'shared')",
+               shared_with + ")"}));
+  // By default there is no ownerless branch, so ownerless shares come with the member branch.
+  EXPECT_EQ(Branches(p1, v1::VISIBILITY_FILTER_DEFAULT, v1::MEMBER_STATUS_FILTER_REJECTED).back(),
+            "NOT i.deleted AND i.owner IS DISTINCT FROM $1::text AND i.visibility = 'shared' AND "
+            "EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = i.id AND m.member = "
+            "$1::text AND NOT m.deleted AND m.status = 'rejected')");
+}
+
+TEST(ListVisibilityBranchesTest, AdminsGetOneBranchAndIgnoreMemberStatus) {
+  v1::Caller admin = Request("adm", true).caller();
+  using V = std::vector<std::string>;
+  EXPECT_EQ(Branches(admin, v1::VISIBILITY_FILTER_ALL, v1::MEMBER_STATUS_FILTER_PENDING),
+            (V{"NOT i.deleted"}));
+  EXPECT_EQ(Branches(admin, v1::VISIBILITY_FILTER_SHARED, v1::MEMBER_STATUS_FILTER_PENDING),
+            (V{"NOT i.deleted AND i.visibility = 'shared'"}));
 }
 
 TEST(BuildListQueryTest, ExplicitVisibilityAndAll) {
@@ -95,15 +159,17 @@ TEST(BuildListQueryTest, ExplicitVisibilityAndAll) {
   r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_COMMUNITY);
   auto q = BuildListQuery(r, {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok());
-  EXPECT_NE(q->sql.find("AND i.visibility = $3 AND"), std::string::npos) << q->sql;
-  EXPECT_EQ(q->params[2], "community");
-
-  r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
-  q = BuildListQuery(r, {25, 1000}, "i.id");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->sql.find("i.visibility ="), std::string::npos) << q->sql;
+  EXPECT_EQ(q->sql,
+            "SELECT i.id FROM images i WHERE NOT i.deleted AND i.visibility = 'community' AND "
+            "i.status <> 'killed' AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+            "LIMIT $1::bigint");  // every parameter is used, or it would have no type
+  EXPECT_EQ(q->params, (std::vector<std::string>{"25"}));
 
   r.mutable_filter()->set_visibility(static_cast<v1::VisibilityFilter>(42));
+  EXPECT_EQ(BuildListQuery(r, {25, 1000}, "i.id").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
+  r.mutable_filter()->set_member_status(static_cast<v1::MemberStatusFilter>(9));
   EXPECT_EQ(BuildListQuery(r, {25, 1000}, "i.id").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -121,19 +187,19 @@ TEST(BuildListQueryTest, LimitDefaultsAndClamps) {
 }
 
 TEST(BuildListQueryTest, MarkerWithOneDirectionUsesRowComparison) {
-  auto r = Request();
+  auto r = Request("adm", true);
   r.set_marker(kMarker);
   auto q = BuildListQuery(r, {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok());
   EXPECT_NE(q->sql.find("AND (i.created_at, i.id) < (SELECT mk.created_at, mk.id FROM images mk "
-                        "WHERE mk.id = $3::uuid) ORDER BY"),
+                        "WHERE mk.id = $2::uuid) ORDER BY"),
             std::string::npos)
       << q->sql;
-  EXPECT_EQ(q->params[2], kMarker);
+  EXPECT_EQ(q->params[1], kMarker);
 }
 
 TEST(BuildListQueryTest, MarkerWithMixedDirectionsUsesExpandedForm) {
-  auto r = Request();
+  auto r = Request("adm", true);
   r.set_marker(kMarker);
   AddSort(r, v1::SORT_FIELD_NAME, false);
   AddSort(r, v1::SORT_FIELD_SIZE, true);
@@ -141,7 +207,7 @@ TEST(BuildListQueryTest, MarkerWithMixedDirectionsUsesExpandedForm) {
   ASSERT_TRUE(q.ok());
   const std::string name = "COALESCE(i.name, '')", size = "COALESCE(i.size, -1)";
   auto m = [](const std::string& expr) {
-    return "(SELECT " + expr + " FROM images mk WHERE mk.id = $3::uuid)";
+    return "(SELECT " + expr + " FROM images mk WHERE mk.id = $2::uuid)";
   };
   const std::string m1 = m("COALESCE(mk.name, '')"), m2 = m("COALESCE(mk.size, -1)"),
                     m3 = m("mk.created_at"), m4 = m("mk.id");
@@ -165,7 +231,8 @@ TEST(BuildListQueryTest, MarkerThatIsNotAUuidIsNotFound) {
 }
 
 TEST(BuildListQueryTest, FiltersAreBoundNeverInlined) {
-  auto r = Request();
+  auto r = Request("adm", true);
+  r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
   v1::ImageFilter* f = r.mutable_filter();
   f->add_names("x'); DROP TABLE images; --");
   f->add_statuses(v1::IMAGE_STATUS_ACTIVE);
@@ -177,6 +244,10 @@ TEST(BuildListQueryTest, FiltersAreBoundNeverInlined) {
   f->set_size_min(1);
   f->set_size_max(9);
   f->set_protected_(true);
+  f->set_checksum("c0ffee");
+  f->set_os_hash_value("beef");
+  f->set_min_ram(512);
+  f->set_min_disk(0);
   f->set_os_hidden(true);
   f->add_ids(kMarker);
   f->add_ids("not-a-uuid");
@@ -184,21 +255,83 @@ TEST(BuildListQueryTest, FiltersAreBoundNeverInlined) {
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->sql.find("DROP"), std::string::npos);
   EXPECT_EQ(q->sql.find("debian"), std::string::npos);
+  EXPECT_EQ(q->sql.find("c0ffee"), std::string::npos);
   for (const char* clause :
-       {"i.id = ANY($3::uuid[])", "i.name = ANY($4::text[])", "i.status = ANY($5::text[])",
-        "i.disk_format = ANY($6::text[])", "i.container_format = ANY($7::text[])",
-        "i.owner = $8::text", "i.tags @> $9::text[]", "i.properties @> $10::jsonb",
-        "i.size >= $11::bigint", "i.size <= $12::bigint", "i.protected = $13::boolean",
-        "i.os_hidden = $14::boolean"}) {
+       {"i.id = ANY($1::uuid[])",
+        "COALESCE(i.name, '') = ANY($2::text[]) AND i.name = "
+        "ANY($2::text[])",
+        "i.status = ANY($3::text[])", "i.disk_format = ANY($4::text[])",
+        "i.container_format = ANY($5::text[])", "i.owner = $6::text", "i.tags @> $7::text[]",
+        "i.properties @> $8::jsonb", "i.size >= $9::bigint", "i.size <= $10::bigint",
+        "i.protected = $11::boolean", "i.checksum = $12::text", "i.os_hash_value = $13::text",
+        "i.min_ram = $14::integer", "i.min_disk = $15::integer", "i.os_hidden = $16::boolean"}) {
     EXPECT_NE(q->sql.find(clause), std::string::npos) << clause << " in " << q->sql;
   }
   EXPECT_EQ(q->sql.find("NOT i.os_hidden"), std::string::npos);
-  EXPECT_EQ(q->params[2], std::string("{\"") + kMarker + "\"}");
-  EXPECT_EQ(q->params[3], "{\"x'); DROP TABLE images; --\"}");
-  EXPECT_EQ(q->params[4], "{\"active\"}");
-  EXPECT_EQ(q->params[8], "{\"a\\\"b\"}");
-  EXPECT_EQ(q->params[9], "{\"os_distro\":\"debian\"}");
-  EXPECT_EQ(q->params[12], "true");
+  EXPECT_EQ(q->params[0], std::string("{\"") + kMarker + "\"}");
+  EXPECT_EQ(q->params[1], "{\"x'); DROP TABLE images; --\"}");
+  EXPECT_EQ(q->params[2], "{\"active\"}");
+  EXPECT_EQ(q->params[6], "{\"a\\\"b\"}");
+  EXPECT_EQ(q->params[7], "{\"os_distro\":\"debian\"}");
+  EXPECT_EQ(q->params[10], "true");
+  EXPECT_EQ(q->params[13], "512");
+  EXPECT_EQ(q->params[14], "0");
+}
+
+v1::TimeCondition At(v1::ComparisonOp op, int64_t seconds, int32_t nanos = 0) {
+  v1::TimeCondition c;
+  c.set_op(op);
+  c.mutable_value()->set_seconds(seconds);
+  c.mutable_value()->set_nanos(nanos);
+  return c;
+}
+
+TEST(BuildListQueryTest, TimeConditionsAreAllAndedInMicroseconds) {
+  auto r = Request("adm", true);
+  r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
+  *r.mutable_filter()->add_created_at() = At(v1::COMPARISON_OP_GTE, 1700000000, 123456000);
+  *r.mutable_filter()->add_created_at() = At(v1::COMPARISON_OP_LT, 1800000000);
+  *r.mutable_filter()->add_updated_at() = At(v1::COMPARISON_OP_NEQ, 0);
+  auto q = BuildListQuery(r, {25, 1000}, "i.id");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_NE(q->sql.find("i.created_at >= $1::timestamptz AND i.created_at < $2::timestamptz AND "
+                        "i.updated_at <> $3::timestamptz"),
+            std::string::npos)
+      << q->sql;
+  EXPECT_EQ(q->params[0], "2023-11-14 22:13:20.123456+00");
+  EXPECT_EQ(q->params[1], "2027-01-15 08:00:00.000000+00");
+  EXPECT_EQ(q->params[2], "1970-01-01 00:00:00.000000+00");
+}
+
+TEST(BuildListQueryTest, TimesBetweenMicrosecondsCompareExactly) {
+  // 0.0000015 s lies between the microseconds 1 and 2 that PostgreSQL can hold.
+  auto sql = [](v1::ComparisonOp op) {
+    auto r = Request("adm", true);
+    r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
+    *r.mutable_filter()->add_created_at() = At(op, 0, 1500);
+    auto q = BuildListQuery(r, {25, 1000}, "i.id");
+    EXPECT_TRUE(q.ok()) << q.status();
+    return q.ok() ? q->sql : "";
+  };
+  EXPECT_NE(sql(v1::COMPARISON_OP_GT).find("i.created_at > $1"), std::string::npos);
+  EXPECT_NE(sql(v1::COMPARISON_OP_GTE).find("i.created_at > $1"), std::string::npos);
+  EXPECT_NE(sql(v1::COMPARISON_OP_LT).find("i.created_at <= $1"), std::string::npos);
+  EXPECT_NE(sql(v1::COMPARISON_OP_LTE).find("i.created_at <= $1"), std::string::npos);
+  EXPECT_NE(sql(v1::COMPARISON_OP_EQ).find("AND FALSE AND"), std::string::npos);
+  EXPECT_NE(sql(v1::COMPARISON_OP_NEQ).find("AND TRUE AND"), std::string::npos);
+}
+
+TEST(BuildListQueryTest, InvalidTimeConditions) {
+  for (const v1::TimeCondition& c :
+       {At(v1::COMPARISON_OP_UNSPECIFIED, 0), At(static_cast<v1::ComparisonOp>(77), 0),
+        At(v1::COMPARISON_OP_EQ, 253402300800), At(v1::COMPARISON_OP_EQ, 0, -1),
+        At(v1::COMPARISON_OP_EQ, 0, 1000000000)}) {
+    auto r = Request();
+    *r.mutable_filter()->add_updated_at() = c;
+    EXPECT_EQ(BuildListQuery(r, {25, 1000}, "i.id").status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << c.DebugString();
+  }
 }
 
 TEST(BuildListQueryTest, IdsFilterWithoutAnyUuidMatchesNothing) {

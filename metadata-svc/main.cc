@@ -68,7 +68,11 @@ int Serve(const Config& config) {
                .acquire_timeout = absl::Milliseconds(config.pg_acquire_timeout_ms)},
               stmt::PrepareStatements);
   PgImageRepository images(
-      pool, {.default_limit = config.list_limit_default, .max_limit = config.list_limit_max});
+      pool, {.default_limit = config.list_limit_default, .max_limit = config.list_limit_max},
+      config.image_limits, config.quotas);
+  if (!config.quota_file.empty()) {
+    log::Info("per-project quotas on").Field("file", config.quota_file);
+  }
   PgTaskRepository tasks(pool);
 
   auto server = MetadataServer::Start(

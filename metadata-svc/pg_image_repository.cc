@@ -1,5 +1,6 @@
-// PgImageRepository (see pg_image_repository.h). The SQL lives in pg_statements.cc and
-// list_query.cc; the rules that need no database in image_rules.cc.
+// PgImageRepository (see pg_image_repository.h): images, uploads and status changes; members
+// are in pg_image_members.cc. The SQL lives in pg_statements.cc and list_query.cc; the rules
+// that need no database in image_rules.cc and quotas.cc.
 #include "metadata-svc/pg_image_repository.h"
 
 #include <pqxx/pqxx>
@@ -8,6 +9,8 @@
 #include "metadata-svc/enums.h"
 #include "metadata-svc/image_rules.h"
 #include "metadata-svc/json_codec.h"
+#include "metadata-svc/pg_image_tx.h"
+#include "metadata-svc/pg_quota.h"
 #include "metadata-svc/pg_rows.h"
 #include "metadata-svc/pg_statements.h"
 #include "metadata-svc/sql_params.h"
@@ -27,28 +30,9 @@ std::string ToArray(const google::protobuf::RepeatedPtrField<std::string>& value
   return PgArrayLiteral(std::vector<std::string>(values.begin(), values.end()));
 }
 
-absl::StatusOr<v1::Image> DecodeFirst(const pqxx::result& r) {
-  v1::Image image;
-  if (absl::Status s = DecodeImage(r[0], 0, &image); !s.ok()) return s;
-  return image;
-}
-
 absl::Status ValidateLease(int32_t seconds) {
   if (seconds <= 0) return absl::InvalidArgumentError("lease_seconds must be positive");
   return absl::OkStatus();
-}
-
-// Locks image `id` for a change by `caller`: NOT_FOUND when missing, deleted or invisible to
-// the caller, PERMISSION_DENIED when visible but not the caller's to modify.
-absl::StatusOr<v1::Image> LockForModify(pqxx::work& tx, const v1::Caller& caller,
-                                        const std::string& id) {
-  if (!IsUuid(id)) return ImageNotFound(id);
-  pqxx::result r = tx.exec_prepared(stmt::kLockImage, id, caller.is_admin(), caller.project_id());
-  if (r.empty() || !r[0][kImageColumnCount].as<bool>()) return ImageNotFound(id);
-  auto image = DecodeFirst(r);
-  if (!image.ok()) return image.status();
-  if (absl::Status s = CheckMayModify(caller, *image); !s.ok()) return s;
-  return image;
 }
 
 // Queues a delete_data task (and its outbox row) for `urls`; returns the task id.
@@ -64,8 +48,9 @@ std::string InsertDeleteDataTask(pqxx::work& tx, const std::string& image_id,
 
 }  // namespace
 
-PgImageRepository::PgImageRepository(PgPool& pool, ListLimits limits)
-    : pool_(pool), limits_(limits) {}
+PgImageRepository::PgImageRepository(PgPool& pool, ListLimits limits, ImageLimits image_limits,
+                                     ProjectQuotas quotas)
+    : pool_(pool), limits_(limits), image_limits_(image_limits), quotas_(std::move(quotas)) {}
 
 absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRequest& request) {
   auto image = NewImage(request);
@@ -73,6 +58,11 @@ absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRe
   const v1::Image& m = *image;
   return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
     pqxx::work tx(c);
+    if (absl::Status s = CheckImageLimits(image_limits_, nullptr, m); !s.ok()) return s;
+    if (m.has_owner()) {
+      auto usage = EnforceQuota(tx, quotas_, m.owner(), {{QuotaResource::kImageCountTotal, 1}});
+      if (!usage.ok()) return usage.status();
+    }
     pqxx::result r =
         tx.exec_prepared(stmt::kInsertImage, m.id(), Opt(m.has_name(), m.name()),
                          VisibilityName(m.visibility()), m.protected_(), m.os_hidden(),
@@ -90,13 +80,9 @@ absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRe
 }
 
 absl::StatusOr<v1::Image> PgImageRepository::GetImage(const v1::GetImageRequest& request) {
-  if (!IsUuid(request.id())) return ImageNotFound(request.id());
   return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
     pqxx::read_transaction tx(c);
-    pqxx::result r = tx.exec_prepared(stmt::kGetImage, request.id(), request.caller().is_admin(),
-                                      request.caller().project_id());
-    if (r.empty()) return ImageNotFound(request.id());
-    return DecodeFirst(r);
+    return ReadVisible(tx, request.caller(), request.id());
   });
 }
 
@@ -135,6 +121,7 @@ absl::StatusOr<v1::Image> PgImageRepository::UpdateImage(const v1::UpdateImageRe
     auto next = ApplyUpdate(request, *current);
     if (!next.ok()) return next.status();
     const v1::Image& m = *next;
+    if (absl::Status s = CheckImageLimits(image_limits_, &*current, m); !s.ok()) return s;
     pqxx::result r = tx.exec_prepared(
         stmt::kUpdateImage, m.id(), Opt(m.has_name(), m.name()), VisibilityName(m.visibility()),
         m.protected_(), m.os_hidden(), Opt(m.has_owner(), m.owner()),
@@ -162,6 +149,7 @@ absl::StatusOr<v1::DeleteImageResponse> PgImageRepository::DeleteImage(
           absl::StrCat("Image ", image->id(), " is protected and cannot be deleted."));
     }
     tx.exec_prepared0(stmt::kDeleteImage, image->id());
+    tx.exec_prepared0(stmt::kDeleteImageMembers, image->id());
     Response response;
     // An upload in flight keeps its object and upload_* columns: the uploader owns them until
     // it finishes (CompleteUpload then fails) or its lease expires (the sweeper cleans up).
@@ -181,6 +169,9 @@ absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
     return absl::InvalidArgumentError("upload_id and object_url are required");
   }
   if (absl::Status s = ValidateLease(request.lease_seconds()); !s.ok()) return s;
+  if (request.declared_size() < 0) {
+    return absl::InvalidArgumentError("declared_size must be non-negative");
+  }
   using Response = v1::BeginUploadResponse;
   return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
     pqxx::work tx(c);
@@ -196,6 +187,16 @@ absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
                                                         " to saving is not allowed"));
     };
     if (image->status() != v1::IMAGE_STATUS_QUEUED) return transition_error();
+    // The image entering saving counts as uploading; its size as declared (if at all) counts
+    // against image_size_total. CompleteUpload checks the real size.
+    std::optional<ProjectUsage> usage;
+    if (image->has_owner()) {
+      auto enforced = EnforceQuota(tx, quotas_, image->owner(),
+                                   {{QuotaResource::kImageCountUploading, 1},
+                                    {QuotaResource::kImageSizeTotal, request.declared_size()}});
+      if (!enforced.ok()) return enforced.status();
+      usage = *enforced;
+    }
     pqxx::result r =
         tx.exec_prepared(stmt::kBeginUpload, image->id(), request.upload_id(), request.object_url(),
                          request.holder(), request.lease_seconds());
@@ -203,6 +204,11 @@ absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
     Response response;
     if (absl::Status s = DecodeImage(r[0], 0, response.mutable_image()); !s.ok()) return s;
     SetTimestamp(r[0][kImageColumnCount].as<int64_t>(), response.mutable_lease_expires_at());
+    if (usage) {
+      if (auto remaining = quotas_.RemainingBytes(image->owner(), *usage)) {
+        response.set_remaining_bytes(*remaining);
+      }
+    }
     tx.commit();
     return response;
   });
@@ -246,6 +252,15 @@ absl::StatusOr<v1::Image> PgImageRepository::CompleteUpload(
   if (!IsUuid(request.id())) return gone();
   return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
     pqxx::work tx(c);
+    // The real size is checked against image_size_total under the project's quota lock; over
+    // the limit, nothing changes and the uploader aborts and removes its bytes.
+    pqxx::result upload = tx.exec_prepared(stmt::kLockUpload, request.id(), request.upload_id());
+    if (upload.empty()) return gone();
+    if (!upload[0][0].is_null()) {
+      auto usage = EnforceQuota(tx, quotas_, upload[0][0].as<std::string>(),
+                                {{QuotaResource::kImageSizeTotal, request.size()}});
+      if (!usage.ok()) return usage.status();
+    }
     std::optional<int64_t> virtual_size;
     if (request.has_virtual_size()) virtual_size = request.virtual_size();
     pqxx::result r =
@@ -292,6 +307,41 @@ absl::StatusOr<std::vector<ReleasedUpload>> PgImageRepository::SweepExpiredUploa
     }
     tx.commit();
     return released;
+  });
+}
+
+absl::StatusOr<v1::Image> PgImageRepository::ChangeImageStatus(
+    const v1::ChangeImageStatusRequest& request) {
+  return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
+    pqxx::work tx(c);
+    auto image = LockForModify(tx, request.caller(), request.id());
+    if (!image.ok()) return image.status();
+    auto next = StatusAfter(request.action(), image->status());
+    if (!next.ok()) return next.status();
+    if (*next == image->status()) return image;
+    pqxx::result r = tx.exec_prepared(stmt::kChangeImageStatus, image->id(),
+                                      ImageStatusName(image->status()), ImageStatusName(*next));
+    if (r.empty()) {  // cannot happen while the row is locked; kept as the compare-and-set
+      return absl::AbortedError(absl::StrCat("Image ", image->id(), " changed concurrently"));
+    }
+    auto changed = DecodeFirst(r);
+    if (changed.ok()) tx.commit();
+    return changed;
+  });
+}
+
+absl::StatusOr<v1::GetUsageResponse> PgImageRepository::GetUsage(
+    const v1::GetUsageRequest& request) {
+  using Response = v1::GetUsageResponse;
+  const std::string& project = request.caller().project_id();
+  if (quotas_.Report(project, {}).empty()) return Response();  // nothing limited to count
+  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+    pqxx::read_transaction tx(c);
+    Response response;
+    for (v1::QuotaUsage& u : quotas_.Report(project, ReadUsage(tx, project))) {
+      *response.add_usage() = std::move(u);
+    }
+    return response;
   });
 }
 

@@ -1,17 +1,22 @@
 // ImageRepository on PostgreSQL: every call is one transaction on a pooled connection, and
 // every status transition a compare-and-set (a locked row or a WHERE status = ... update).
+// The per-image limits and per-project quotas are checked inside the transaction that would
+// exceed them.
 #pragma once
 
 #include "metadata-svc/image_repository.h"
 #include "metadata-svc/list_query.h"
 #include "metadata-svc/pg_pool.h"
+#include "metadata-svc/quotas.h"
 
 namespace gaze::metadata {
 
 class PgImageRepository final : public ImageRepository {
  public:
   // `pool` must have been created with stmt::PrepareStatements and outlive this object.
-  PgImageRepository(PgPool& pool, ListLimits limits);
+  // Without `quotas` nothing is enforced per project.
+  PgImageRepository(PgPool& pool, ListLimits limits, ImageLimits image_limits = {},
+                    ProjectQuotas quotas = {});
 
   absl::StatusOr<v1::Image> CreateImage(const v1::CreateImageRequest& request) override;
   absl::StatusOr<v1::Image> GetImage(const v1::GetImageRequest& request) override;
@@ -26,10 +31,22 @@ class PgImageRepository final : public ImageRepository {
   absl::StatusOr<v1::Image> CompleteUpload(const v1::CompleteUploadRequest& request) override;
   absl::StatusOr<bool> AbortUpload(const v1::AbortUploadRequest& request) override;
   absl::StatusOr<std::vector<ReleasedUpload>> SweepExpiredUploads(int limit) override;
+  absl::StatusOr<v1::Image> ChangeImageStatus(const v1::ChangeImageStatusRequest& request) override;
+  absl::StatusOr<v1::GetUsageResponse> GetUsage(const v1::GetUsageRequest& request) override;
+
+  // In pg_image_members.cc.
+  absl::StatusOr<v1::Member> AddMember(const v1::AddMemberRequest& request) override;
+  absl::StatusOr<v1::ListMembersResponse> ListMembers(
+      const v1::ListMembersRequest& request) override;
+  absl::StatusOr<v1::Member> GetMember(const v1::GetMemberRequest& request) override;
+  absl::StatusOr<v1::Member> UpdateMember(const v1::UpdateMemberRequest& request) override;
+  absl::Status DeleteMember(const v1::DeleteMemberRequest& request) override;
 
  private:
   PgPool& pool_;
   const ListLimits limits_;
+  const ImageLimits image_limits_;
+  const ProjectQuotas quotas_;
 };
 
 }  // namespace gaze::metadata

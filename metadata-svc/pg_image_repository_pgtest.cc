@@ -4,122 +4,17 @@
 #include <set>
 #include <thread>
 
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "metadata-svc/pg_image_repository.h"
-#include "metadata-svc/testing/test_database.h"
+#include "metadata-svc/testing/image_fixture.h"
 #include "services/common/ids.h"
 
 namespace gaze::metadata {
 namespace {
 
-// Field-by-field: serialized bytes of maps are not ordered.
-bool Same(const v1::Image& a, const v1::Image& b) {
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
+using testing::Caller;
+using testing::Same;
 
-v1::Caller Caller(const std::string& project, bool admin = false) {
-  v1::Caller c;
-  c.set_project_id(project);
-  c.set_is_admin(admin);
-  return c;
-}
-
-class ImageRepositoryTest : public testing::PgTest {
- protected:
-  void SetUp() override {
-    PgTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    pool_ = NewPool();
-    repo_ = std::make_unique<PgImageRepository>(*pool_, ListLimits{25, 1000});
-  }
-
-  v1::Image Create(const v1::Caller& caller, const std::function<void(v1::Image&)>& edit = {}) {
-    v1::CreateImageRequest req;
-    *req.mutable_caller() = caller;
-    if (edit) edit(*req.mutable_image());
-    auto img = repo_->CreateImage(req);
-    EXPECT_TRUE(img.ok()) << img.status();
-    return img.ok() ? *img : v1::Image();
-  }
-
-  absl::StatusOr<v1::Image> Get(const v1::Caller& caller, const std::string& id) {
-    v1::GetImageRequest req;
-    *req.mutable_caller() = caller;
-    req.set_id(id);
-    return repo_->GetImage(req);
-  }
-
-  absl::StatusOr<v1::DeleteImageResponse> Delete(const v1::Caller& caller, const std::string& id,
-                                                 const std::string& request_id = "req-test") {
-    v1::DeleteImageRequest req;
-    *req.mutable_caller() = caller;
-    req.set_id(id);
-    return repo_->DeleteImage(req, request_id);
-  }
-
-  absl::StatusOr<v1::BeginUploadResponse> Begin(const v1::Caller& caller, const std::string& id,
-                                                const std::string& upload_id) {
-    v1::BeginUploadRequest req;
-    *req.mutable_caller() = caller;
-    req.set_id(id);
-    req.set_upload_id(upload_id);
-    req.set_object_url("file:///data/" + id + "." + upload_id);
-    req.set_holder("gw-1");
-    req.set_lease_seconds(60);
-    return repo_->BeginUpload(req);
-  }
-
-  absl::StatusOr<v1::Image> Complete(const std::string& id, const std::string& upload_id,
-                                     int64_t size = 1024) {
-    v1::CompleteUploadRequest req;
-    req.set_id(id);
-    req.set_upload_id(upload_id);
-    req.set_size(size);
-    req.set_checksum("md5");
-    req.set_os_hash_algo("sha512");
-    req.set_os_hash_value("sha");
-    req.set_virtual_size(4096);
-    req.mutable_location()->set_url("file:///data/" + id);
-    (*req.mutable_location()->mutable_metadata())["store"] = "file";
-    return repo_->CompleteUpload(req);
-  }
-
-  // An active image of `caller`'s project with one location.
-  v1::Image CreateActive(const v1::Caller& caller, int64_t size = 1024) {
-    v1::Image img = Create(caller, [](v1::Image& i) {
-      i.set_disk_format("raw");
-      i.set_container_format("bare");
-    });
-    EXPECT_TRUE(Begin(caller, img.id(), "u1").ok());
-    auto done = Complete(img.id(), "u1", size);
-    EXPECT_TRUE(done.ok()) << done.status();
-    return done.ok() ? *done : img;
-  }
-
-  absl::StatusOr<v1::ListImagesResponse> List(
-      const v1::Caller& caller, const std::function<void(v1::ListImagesRequest&)>& edit = {}) {
-    v1::ListImagesRequest req;
-    *req.mutable_caller() = caller;
-    req.set_limit(1000);
-    if (edit) edit(req);
-    return repo_->ListImages(req);
-  }
-
-  std::set<std::string> ListIds(const v1::Caller& caller,
-                                const std::function<void(v1::ListImagesRequest&)>& edit = {}) {
-    auto r = List(caller, edit);
-    EXPECT_TRUE(r.ok()) << r.status();
-    std::set<std::string> ids;
-    if (r.ok()) {
-      for (const auto& img : r->images()) ids.insert(img.id());
-    }
-    return ids;
-  }
-
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<PgImageRepository> repo_;
-};
+class ImageRepositoryTest : public testing::ImageFixture {};
 
 TEST_F(ImageRepositoryTest, CreateThenGetReturnsEveryField) {
   v1::Image created = Create(Caller("p1"), [](v1::Image& i) {
@@ -306,6 +201,68 @@ TEST_F(ImageRepositoryTest, ListFilters) {
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->images_size(), 1);
   EXPECT_TRUE(Same(listed->images(0), active));
+}
+
+TEST_F(ImageRepositoryTest, ListFiltersOnDigestsMinimumsAndTimes) {
+  const v1::Caller p1 = Caller("p1");
+  v1::Image a = CreateActive(p1);
+  v1::Image b = Create(p1, [](v1::Image& i) {
+    i.set_min_ram(512);
+    i.set_min_disk(20);
+  });
+  v1::Image c = Create(p1, [](v1::Image& i) { i.set_name(""); });
+  Sql("UPDATE images SET checksum = 'other', os_hash_value = 'other' WHERE id = '" + b.id() + "'");
+  auto set_times = [&](const v1::Image& img, const std::string& created,
+                       const std::string& updated) {
+    Sql("UPDATE images SET created_at = '" + created + "', updated_at = '" + updated +
+        "' WHERE id = '" + img.id() + "'");
+  };
+  set_times(a, "2024-01-01 00:00:00+00", "2024-06-01 00:00:00.000001+00");
+  set_times(b, "2025-01-01 00:00:00+00", "2025-01-02 00:00:00+00");
+  set_times(c, "2026-01-01 00:00:00+00", "2026-01-01 00:00:00+00");
+
+  using S = std::set<std::string>;
+  using R = v1::ListImagesRequest;
+  EXPECT_EQ(ListIds(p1, [](R& r) { r.mutable_filter()->set_checksum("md5"); }), (S{a.id()}));
+  EXPECT_EQ(ListIds(p1, [](R& r) { r.mutable_filter()->set_os_hash_value("other"); }), (S{b.id()}));
+  EXPECT_EQ(ListIds(p1, [](R& r) { r.mutable_filter()->set_min_ram(512); }), (S{b.id()}));
+  EXPECT_EQ(ListIds(p1, [](R& r) { r.mutable_filter()->set_min_disk(0); }), (S{a.id(), c.id()}));
+  // An empty name matches the empty name, not a missing one.
+  EXPECT_EQ(ListIds(p1, [](R& r) { r.mutable_filter()->add_names(""); }), (S{c.id()}));
+
+  auto at = [](R& r, bool created, v1::ComparisonOp op, int64_t seconds, int32_t nanos = 0) {
+    v1::TimeCondition* t =
+        created ? r.mutable_filter()->add_created_at() : r.mutable_filter()->add_updated_at();
+    t->set_op(op);
+    t->mutable_value()->set_seconds(seconds);
+    t->mutable_value()->set_nanos(nanos);
+  };
+  constexpr int64_t k2025 = 1735689600, k2024_06 = 1717200000;
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_GTE, k2025); }),
+            (S{b.id(), c.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_GT, k2025); }), (S{c.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_EQ, k2025); }), (S{b.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_NEQ, k2025); }),
+            (S{a.id(), c.id()}));
+  EXPECT_EQ(ListIds(p1,
+                    [&](R& r) {
+                      at(r, true, v1::COMPARISON_OP_GT, k2025 - 1);
+                      at(r, true, v1::COMPARISON_OP_LTE, k2025);
+                      at(r, false, v1::COMPARISON_OP_LT, k2025 + 2 * 86400);
+                    }),
+            (S{b.id()}));
+  // Microseconds count; a time between two microseconds is compared exactly.
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06, 1000); }),
+            (S{a.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LT, k2024_06, 1000); }), (S{}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LT, k2024_06, 1001); }),
+            (S{a.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_GTE, k2024_06, 999); }),
+            (S{a.id(), b.id(), c.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06, 999); }), (S{}));
+
+  auto bad = List(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_UNSPECIFIED, k2025); });
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Pages through the whole list with `limit` and compares with one big page.

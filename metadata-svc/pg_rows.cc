@@ -1,4 +1,4 @@
-// Row decoding for kImageColumns / kTaskColumns.
+// Row decoding for kImageColumns / kMemberColumns / kTaskColumns.
 #include "metadata-svc/pg_rows.h"
 
 #include <pqxx/row>
@@ -63,6 +63,14 @@ absl::Status DecodeImage(const pqxx::row& row, int c, v1::Image* out) {
   SetTimestamp(row[c + 20].as<int64_t>(), out->mutable_created_at());
   SetTimestamp(row[c + 21].as<int64_t>(), out->mutable_updated_at());
   return absl::OkStatus();
+}
+
+void DecodeMember(const pqxx::row& row, v1::Member* out) {
+  out->set_image_id(row[0].as<std::string>());
+  out->set_member_id(row[1].as<std::string>());
+  out->set_status(ParseMemberStatus(row[2].as<std::string>()));
+  SetTimestamp(row[3].as<int64_t>(), out->mutable_created_at());
+  SetTimestamp(row[4].as<int64_t>(), out->mutable_updated_at());
 }
 
 absl::Status DecodeTask(const pqxx::row& row, v1::Task* out) {

@@ -1,4 +1,4 @@
-// Reading image and task rows: the column lists every query selects, and their decoding.
+// Reading image, member and task rows: the column lists every query selects, and their decoding.
 #pragma once
 
 #include "absl/status/status.h"
@@ -20,6 +20,11 @@ inline constexpr char kImageColumns[] =
     "(EXTRACT(EPOCH FROM i.updated_at) * 1000000)::bigint";
 inline constexpr int kImageColumnCount = 22;
 
+// Every column of an image member, of the row aliased `m`, in the order DecodeMember expects.
+inline constexpr char kMemberColumns[] =
+    "m.image_id::text, m.member, m.status, (EXTRACT(EPOCH FROM m.created_at) * 1000000)::bigint, "
+    "(EXTRACT(EPOCH FROM m.updated_at) * 1000000)::bigint";
+
 // Every column of a task, of the row aliased `t`, in the order DecodeTask expects.
 inline constexpr char kTaskColumns[] =
     "t.id::text, t.type, t.status, COALESCE(t.image_id::text, ''), t.request_id, t.attempts, "
@@ -28,6 +33,7 @@ inline constexpr char kTaskColumns[] =
 
 // Decodes kImageColumns starting at column `first`.
 absl::Status DecodeImage(const pqxx::row& row, int first, v1::Image* out);
+void DecodeMember(const pqxx::row& row, v1::Member* out);
 absl::Status DecodeTask(const pqxx::row& row, v1::Task* out);
 
 // Microseconds since the epoch -> Timestamp.

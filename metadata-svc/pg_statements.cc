@@ -1,5 +1,5 @@
-// SQL text of the named statements (see pg_statements.h). Image rows are aliased `i` so that
-// the shared column list and visibility predicate apply everywhere.
+// SQL text of the named statements (see pg_statements.h). Image rows are aliased `i` and member
+// rows `m` so that the shared column lists and visibility predicate apply everywhere.
 #include "metadata-svc/pg_statements.h"
 
 #include <pqxx/connection_base>
@@ -53,6 +53,14 @@ void PrepareStatements(pqxx::connection_base& conn) {
                "UPDATE images i SET status = 'deleted', deleted = true, deleted_at = now(), "
                "version = i.version + 1, updated_at = now() "
                "WHERE i.id = $1::uuid AND NOT i.deleted");
+  conn.prepare(kDeleteImageMembers,
+               "UPDATE image_members m SET deleted = true, deleted_at = now(), updated_at = now() "
+               "WHERE m.image_id = $1::uuid AND NOT m.deleted");
+  conn.prepare(kChangeImageStatus,
+               absl::StrCat("UPDATE images i SET status = $3, version = i.version + 1, "
+                            "updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = $2 AND NOT i.deleted RETURNING ",
+                            kImageColumns));
   conn.prepare(kInsertTask,
                "WITH t AS (INSERT INTO tasks (id, type, status, image_id, request_id, input) "
                "VALUES (gen_random_uuid(), $1, 'pending', $2::uuid, $3, $4::jsonb) "
@@ -86,11 +94,50 @@ void PrepareStatements(pqxx::connection_base& conn) {
   conn.prepare(kReleaseUpload,
                absl::StrCat("UPDATE images i SET ", kReleaseUploadSet,
                             " WHERE i.id = $1::uuid AND i.upload_id = $2 RETURNING i.status"));
+  conn.prepare(kLockUpload,
+               "SELECT i.owner FROM images i "
+               "WHERE i.id = $1::uuid AND i.upload_id = $2 AND i.status = 'saving' FOR UPDATE");
   conn.prepare(kExpiredUploads,
                "SELECT i.id::text, i.upload_id, COALESCE(i.upload_object_url, ''), "
                "COALESCE(i.upload_holder, '') FROM images i "
                "WHERE i.upload_id IS NOT NULL AND i.upload_expires_at < now() "
                "ORDER BY i.upload_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED");
+  conn.prepare(
+      kCountMembers,
+      "SELECT count(*) FROM image_members m WHERE m.image_id = $1::uuid AND NOT m.deleted");
+  conn.prepare(kAddMember,
+               absl::StrCat("INSERT INTO image_members AS m (image_id, member, status, created_at, "
+                            "updated_at) VALUES ($1::uuid, $2, 'pending', now(), now()) "
+                            "ON CONFLICT (image_id, member) DO UPDATE SET status = 'pending', "
+                            "deleted = false, deleted_at = NULL, created_at = now(), "
+                            "updated_at = now() WHERE m.deleted RETURNING ",
+                            kMemberColumns));
+  conn.prepare(kListMembers,
+               absl::StrCat("SELECT ", kMemberColumns,
+                            " FROM image_members m WHERE m.image_id = $1::uuid AND NOT m.deleted "
+                            "AND ($2::text IS NULL OR m.member = $2::text) "
+                            "ORDER BY m.created_at, m.member"));
+  conn.prepare(kUpdateMember,
+               absl::StrCat("UPDATE image_members m SET status = $3, updated_at = now() "
+                            "WHERE m.image_id = $1::uuid AND m.member = $2 AND NOT m.deleted "
+                            "RETURNING ",
+                            kMemberColumns));
+  conn.prepare(kDeleteMember,
+               "UPDATE image_members m SET deleted = true, deleted_at = now(), updated_at = now() "
+               "WHERE m.image_id = $1::uuid AND m.member = $2 AND NOT m.deleted RETURNING 1");
+  conn.prepare(kLockProjectQuota, absl::StrCat("SELECT pg_advisory_xact_lock(", kQuotaLockNamespace,
+                                               ", hashtext($1::text))"));
+  // Answered by an index-only scan of images_owner_usage_idx (owner, status) INCLUDE (size);
+  // deleted images are not in it. Its cost grows with the project: on 1M images, 0.2 ms for a
+  // project of 400 images, 9 ms for 30k, 86 ms for 300k (pages vacuumed all-visible).
+  conn.prepare(kProjectUsage,
+               "SELECT count(*) FILTER (WHERE i.status NOT IN ('killed', 'pending_delete')), "
+               "COALESCE(sum(i.size) FILTER (WHERE i.status IN ('active', 'deactivated')), 0)"
+               "::bigint, "
+               "count(*) FILTER (WHERE i.status IN ('saving', 'uploading', 'importing')), "
+               "COALESCE(sum(i.size) FILTER (WHERE i.status IN ('uploading', 'importing')), 0)"
+               "::bigint "
+               "FROM images i WHERE i.owner = $1::text AND NOT i.deleted");
   conn.prepare(kClaimTask,
                absl::StrCat("UPDATE tasks t SET status = 'processing', lease_owner = $2, "
                             "lease_expires_at = now() + $3::integer * interval '1 second', "

@@ -23,6 +23,10 @@ inline constexpr char kMarkerVisible[] = "marker_visible";
 inline constexpr char kUpdateImage[] = "update_image";
 // $1 id: tombstones the image.
 inline constexpr char kDeleteImage[] = "delete_image";
+// $1 id: soft-deletes the members of a deleted image.
+inline constexpr char kDeleteImageMembers[] = "delete_image_members";
+// $1 id, $2 from status, $3 to status -> the image, when it was in $2 (compare-and-set).
+inline constexpr char kChangeImageStatus[] = "change_image_status";
 // $1 type, $2 image id, $3 request id, $4 input jsonb: a pending task and its outbox row.
 // Returns the task id.
 inline constexpr char kInsertTask[] = "insert_task";
@@ -36,9 +40,34 @@ inline constexpr char kRenewUpload[] = "renew_upload";
 inline constexpr char kCompleteUpload[] = "complete_upload";
 // $1 id, $2 upload id: releases the upload (saving -> queued). Returns the status after.
 inline constexpr char kReleaseUpload[] = "release_upload";
+// $1 id, $2 upload id -> owner of the image, locked, when the upload is in progress (saving).
+inline constexpr char kLockUpload[] = "lock_upload";
 // $1 limit -> id, upload_id, upload_object_url, upload_holder of expired uploads,
 // locked, skipping rows other sweepers hold.
 inline constexpr char kExpiredUploads[] = "expired_uploads";
+// $1 image id -> the number of its live members.
+inline constexpr char kCountMembers[] = "count_members";
+// $1 image id, $2 member: a new pending member, or a deleted one revived as pending.
+// Returns the member; no row when it is a live member already.
+inline constexpr char kAddMember[] = "add_member";
+// $1 image id, $2 member or NULL -> the live members of the image (only $2 unless NULL),
+// oldest first.
+inline constexpr char kListMembers[] = "list_members";
+// $1 image id, $2 member, $3 status -> the updated member, when live.
+inline constexpr char kUpdateMember[] = "update_member";
+// $1 image id, $2 member: soft-deletes a live member; one row when there was one.
+inline constexpr char kDeleteMember[] = "delete_member";
+
+// The per-project quota lock is the transaction-scoped advisory lock with the two-integer key
+// (kQuotaLockNamespace, hashtext(project)). PostgreSQL keeps two-integer keys apart from the
+// single bigint keys (the migration lock), and the namespace keeps them apart from other
+// users of two-integer keys. The bytes spell "gzqt".
+inline constexpr int kQuotaLockNamespace = 0x677a7174;
+// $1 project: waits for and takes the project's quota lock until the transaction ends.
+inline constexpr char kLockProjectQuota[] = "lock_project_quota";
+// $1 project -> count_total, size_bytes, count_uploading, stage_bytes (see quotas.h).
+inline constexpr char kProjectUsage[] = "project_usage";
+
 // $1 task id, $2 worker, $3 lease seconds -> the task when it was claimable: pending, or
 // processing under an expired lease (its worker died; the re-drive sends it again) or under
 // this worker's own lease.

@@ -58,8 +58,11 @@ void AddAnyOf(const char* column, const char* type,
                                "::", type, "[])"));
 }
 
-// `column` <op> the condition's time. PostgreSQL keeps microseconds, so a time between two
-// microseconds is compared exactly by rounding it down and adjusting the operator.
+// `column` <op> the condition's time, at whole-second resolution: images show their
+// timestamps in whole seconds, and Glance compares the whole-second value it stores, so
+// created_at=eq:T matches every image created during second T. Each operator becomes a range
+// on the column itself (not on date_trunc of it), so the created_at/updated_at indexes still
+// answer it. A time with a fraction of a second lies between two whole seconds.
 absl::StatusOr<std::string> TimeConditionSql(const char* column, const v1::TimeCondition& c,
                                              SqlParams& params) {
   // google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
@@ -69,36 +72,38 @@ absl::StatusOr<std::string> TimeConditionSql(const char* column, const v1::TimeC
       t.nanos() > 999999999) {
     return absl::InvalidArgumentError(absl::StrCat("Invalid time for ", column));
   }
-  const bool between = t.nanos() % 1000 != 0;
-  const char* op = nullptr;
+  const bool whole = t.nanos() == 0;
+  auto at = [&](int64_t seconds) {
+    return params.Add(absl::FormatTime("%Y-%m-%d %H:%M:%S+00", absl::FromUnixSeconds(seconds),
+                                       absl::UTCTimeZone())) +
+           "::timestamptz";
+  };
+  const int64_t second = t.seconds();  // the second T falls in
   switch (c.op()) {
-    case v1::COMPARISON_OP_EQ:
-      if (between) return std::string("FALSE");
-      op = " = ";
-      break;
-    case v1::COMPARISON_OP_NEQ:
-      if (between) return std::string("TRUE");
-      op = " <> ";
-      break;
+    case v1::COMPARISON_OP_EQ: {
+      if (!whole) return std::string("FALSE");
+      std::string from = at(second);  // named: parameters are numbered in call order
+      std::string to = at(second + 1);
+      return absl::StrCat("(", column, " >= ", from, " AND ", column, " < ", to, ")");
+    }
+    case v1::COMPARISON_OP_NEQ: {
+      if (!whole) return std::string("TRUE");
+      std::string from = at(second);
+      std::string to = at(second + 1);
+      return absl::StrCat("(", column, " < ", from, " OR ", column, " >= ", to, ")");
+    }
     case v1::COMPARISON_OP_GT:
-      op = " > ";
-      break;
+      return absl::StrCat(column, " >= ", at(second + 1));
     case v1::COMPARISON_OP_GTE:
-      op = between ? " > " : " >= ";
-      break;
+      return absl::StrCat(column, " >= ", at(whole ? second : second + 1));
     case v1::COMPARISON_OP_LT:
-      op = between ? " <= " : " < ";
-      break;
+      return absl::StrCat(column, " < ", at(whole ? second : second + 1));
     case v1::COMPARISON_OP_LTE:
-      op = " <= ";
-      break;
+      return absl::StrCat(column, " < ", at(second + 1));
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("Invalid comparison operator for ", column, ": ", c.op()));
   }
-  absl::Time time = absl::FromUnixMicros(t.seconds() * 1000000 + t.nanos() / 1000);
-  std::string text = absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", time, absl::UTCTimeZone());
-  return absl::StrCat(column, op, params.Add(std::move(text)), "::timestamptz");
 }
 
 absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,

@@ -286,7 +286,7 @@ v1::TimeCondition At(v1::ComparisonOp op, int64_t seconds, int32_t nanos = 0) {
   return c;
 }
 
-TEST(BuildListQueryTest, TimeConditionsAreAllAndedInMicroseconds) {
+TEST(BuildListQueryTest, TimeConditionsAreAndedRangesOfWholeSeconds) {
   auto r = Request("adm", true);
   r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
   *r.mutable_filter()->add_created_at() = At(v1::COMPARISON_OP_GTE, 1700000000, 123456000);
@@ -295,30 +295,48 @@ TEST(BuildListQueryTest, TimeConditionsAreAllAndedInMicroseconds) {
   auto q = BuildListQuery(r, {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_NE(q->sql.find("i.created_at >= $1::timestamptz AND i.created_at < $2::timestamptz AND "
-                        "i.updated_at <> $3::timestamptz"),
+                        "(i.updated_at < $3::timestamptz OR i.updated_at >= $4::timestamptz)"),
             std::string::npos)
       << q->sql;
-  EXPECT_EQ(q->params[0], "2023-11-14 22:13:20.123456+00");
-  EXPECT_EQ(q->params[1], "2027-01-15 08:00:00.000000+00");
-  EXPECT_EQ(q->params[2], "1970-01-01 00:00:00.000000+00");
+  // gte with a fraction starts at the next whole second.
+  EXPECT_EQ(q->params[0], "2023-11-14 22:13:21+00");
+  EXPECT_EQ(q->params[1], "2027-01-15 08:00:00+00");
+  EXPECT_EQ(q->params[2], "1970-01-01 00:00:00+00");
+  EXPECT_EQ(q->params[3], "1970-01-01 00:00:01+00");
 }
 
-TEST(BuildListQueryTest, TimesBetweenMicrosecondsCompareExactly) {
-  // 0.0000015 s lies between the microseconds 1 and 2 that PostgreSQL can hold.
-  auto sql = [](v1::ComparisonOp op) {
+TEST(BuildListQueryTest, EachOperatorComparesWholeSeconds) {
+  auto build = [](v1::ComparisonOp op, int32_t nanos) {
     auto r = Request("adm", true);
     r.mutable_filter()->set_visibility(v1::VISIBILITY_FILTER_ALL);
-    *r.mutable_filter()->add_created_at() = At(op, 0, 1500);
+    *r.mutable_filter()->add_created_at() = At(op, 100, nanos);
     auto q = BuildListQuery(r, {25, 1000}, "i.id");
     EXPECT_TRUE(q.ok()) << q.status();
-    return q.ok() ? q->sql : "";
+    return q.ok() ? *q : ListQuery{};
   };
-  EXPECT_NE(sql(v1::COMPARISON_OP_GT).find("i.created_at > $1"), std::string::npos);
-  EXPECT_NE(sql(v1::COMPARISON_OP_GTE).find("i.created_at > $1"), std::string::npos);
-  EXPECT_NE(sql(v1::COMPARISON_OP_LT).find("i.created_at <= $1"), std::string::npos);
-  EXPECT_NE(sql(v1::COMPARISON_OP_LTE).find("i.created_at <= $1"), std::string::npos);
-  EXPECT_NE(sql(v1::COMPARISON_OP_EQ).find("AND FALSE AND"), std::string::npos);
-  EXPECT_NE(sql(v1::COMPARISON_OP_NEQ).find("AND TRUE AND"), std::string::npos);
+  struct Case {
+    v1::ComparisonOp op;
+    int32_t nanos;
+    const char* sql;
+    const char* first_param;
+  };
+  for (Case c : {Case{v1::COMPARISON_OP_EQ, 0,
+                      "(i.created_at >= $1::timestamptz AND "
+                      "i.created_at < $2::timestamptz)",
+                      "1970-01-01 00:01:40+00"},
+                 {v1::COMPARISON_OP_GT, 0, "i.created_at >= $1", "1970-01-01 00:01:41+00"},
+                 {v1::COMPARISON_OP_GTE, 0, "i.created_at >= $1", "1970-01-01 00:01:40+00"},
+                 {v1::COMPARISON_OP_GTE, 5, "i.created_at >= $1", "1970-01-01 00:01:41+00"},
+                 {v1::COMPARISON_OP_LT, 0, "i.created_at < $1", "1970-01-01 00:01:40+00"},
+                 {v1::COMPARISON_OP_LT, 5, "i.created_at < $1", "1970-01-01 00:01:41+00"},
+                 {v1::COMPARISON_OP_LTE, 0, "i.created_at < $1", "1970-01-01 00:01:41+00"}}) {
+    ListQuery q = build(c.op, c.nanos);
+    EXPECT_NE(q.sql.find(c.sql), std::string::npos) << c.op << " " << q.sql;
+    ASSERT_FALSE(q.params.empty());
+    EXPECT_EQ(q.params[0], c.first_param) << c.op << "/" << c.nanos;
+  }
+  EXPECT_NE(build(v1::COMPARISON_OP_EQ, 5).sql.find("AND FALSE AND"), std::string::npos);
+  EXPECT_NE(build(v1::COMPARISON_OP_NEQ, 5).sql.find("AND TRUE AND"), std::string::npos);
 }
 
 TEST(BuildListQueryTest, InvalidTimeConditions) {

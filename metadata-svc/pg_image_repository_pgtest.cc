@@ -251,15 +251,17 @@ TEST_F(ImageRepositoryTest, ListFiltersOnDigestsMinimumsAndTimes) {
                       at(r, false, v1::COMPARISON_OP_LT, k2025 + 2 * 86400);
                     }),
             (S{b.id()}));
-  // Microseconds count; a time between two microseconds is compared exactly.
-  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06, 1000); }),
+  // Whole seconds count, as images show them: a.updated_at is one microsecond past the
+  // second k2024_06 and still equals it; a time with a fraction lies between two seconds.
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06); }), (S{a.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LTE, k2024_06); }), (S{a.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_GT, k2024_06); }),
+            (S{b.id(), c.id()}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06, 1000); }), (S{}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LT, k2024_06, 1000); }),
             (S{a.id()}));
-  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LT, k2024_06, 1000); }), (S{}));
-  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_LT, k2024_06, 1001); }),
-            (S{a.id()}));
-  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_GTE, k2024_06, 999); }),
-            (S{a.id(), b.id(), c.id()}));
-  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_EQ, k2024_06, 999); }), (S{}));
+  EXPECT_EQ(ListIds(p1, [&](R& r) { at(r, false, v1::COMPARISON_OP_GTE, k2024_06, 1000); }),
+            (S{b.id(), c.id()}));
 
   auto bad = List(p1, [&](R& r) { at(r, true, v1::COMPARISON_OP_UNSPECIFIED, k2025); });
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);

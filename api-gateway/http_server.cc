@@ -27,6 +27,10 @@ using tcp = asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // Socket read size while streaming a request body.
 constexpr size_t kSocketReadSize = 512 * 1024;
+// How much of an unread request body is drained after an early error response, so that the
+// client gets to read the response (see BeastBody::Discard).
+constexpr uint64_t kLingerBytes = uint64_t{1} << 30;
+constexpr absl::Duration kLingerTime = absl::Seconds(30);
 
 std::chrono::steady_clock::duration ToSteady(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
@@ -51,6 +55,21 @@ class BeastBody final : public RequestBody {
   // True when every byte of the body has been read, so the connection can carry another
   // request.
   bool consumed() const { return body_ ? body_->is_done() : header_.is_done(); }
+
+  // Reads and drops what is left of the body, up to `limit` bytes or until `deadline`. Used
+  // after an early error response: clients (python-requests among them) send the whole body
+  // before they read the answer, and would otherwise see a broken pipe instead of the 413.
+  // A client waiting on Expect: 100-continue sends nothing more and needs no draining.
+  asio::awaitable<void> Discard(uint64_t limit, absl::Time deadline) {
+    if (!body_ && expect_continue_) co_return;
+    std::vector<char> scratch(256 * 1024);
+    uint64_t dropped = 0;
+    while (dropped < limit && absl::Now() < deadline) {
+      auto n = co_await ReadSome(scratch.data(), scratch.size());
+      if (!n.ok() || *n == 0) break;
+      dropped += *n;
+    }
+  }
 
   asio::awaitable<absl::StatusOr<std::string>> ReadAll(size_t limit) override {
     std::string out;
@@ -176,6 +195,8 @@ void HttpServer::Serve(GlanceApi& api) {
   }
 }
 
+asio::any_io_executor HttpServer::executor() { return impl_->ioc.get_executor(); }
+
 void HttpServer::Drain(absl::Duration timeout) {
   impl_->draining.store(true);
   asio::post(impl_->ioc, [this] {
@@ -216,11 +237,20 @@ asio::awaitable<void> HttpServer::Impl::Accept() {
 asio::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  std::string peer;
+  std::string peer_address;  // for trusted-proxy checks
+  std::string peer;          // address:port, for logs
   {
     boost::system::error_code ec;
     auto ep = stream.socket().remote_endpoint(ec);
-    if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      auto address = ep.address();
+      // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      peer_address = address.to_string();
+      peer = peer_address + ":" + std::to_string(ep.port());
+    }
   }
   for (;;) {
     http::request_parser<http::empty_body> parser;
@@ -259,6 +289,7 @@ asio::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     Request request;
     request.method = std::string(msg.method_string());
     request.target = std::string(msg.target());
+    request.peer = peer_address;
     for (const auto& field : msg) {
       request.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
@@ -276,6 +307,9 @@ asio::awaitable<void> HttpServer::Impl::Session(tcp::socket socket) {
     uint64_t sent_bytes = response.file ? response.file->length : response.body.size();
     int status = response.status;
     bool ok = co_await Write(stream, response, keep_alive, request_id);
+    if (ok && !body.consumed()) {
+      co_await body.Discard(kLingerBytes, absl::Now() + kLingerTime);
+    }
     log::Info("request")
         .RequestId(request_id)
         .Field("method", request.method)

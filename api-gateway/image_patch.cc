@@ -160,15 +160,17 @@ std::optional<PatchDialect> PatchDialectFor(std::string_view content_type) {
   return std::nullopt;
 }
 
-absl::StatusOr<v1::UpdateImageRequest> PlanPatch(PatchDialect dialect, std::string_view body,
-                                                 const v1::Image& current,
-                                                 const auth::Identity& caller) {
+absl::StatusOr<std::optional<v1::UpdateImageRequest>> PlanPatch(PatchDialect dialect,
+                                                                std::string_view body,
+                                                                const v1::Image& current,
+                                                                const auth::Identity& caller) {
   boost::system::error_code ec;
   json::value root = json::parse(json::string_view(body.data(), body.size()), ec);
   if (ec) return absl::InvalidArgumentError("Malformed JSON in request body.");
   if (!root.is_array()) {
     return absl::InvalidArgumentError("Request body must be a JSON array of operation objects.");
   }
+  if (root.as_array().empty()) return std::nullopt;
   v1::Image draft = current;
   auto& props = *draft.mutable_properties();
   for (const json::value& item : root.as_array()) {
@@ -183,6 +185,10 @@ absl::StatusOr<v1::UpdateImageRequest> PlanPatch(PatchDialect dialect, std::stri
       case KeyClass::kSettable:
         if (op->op == Op::kRemove) {
           return absl::PermissionDeniedError("Properties " + op->key + " must not be removed.");
+        }
+        // The 2.0 dialect's add never overwrites, and a base attribute always exists.
+        if (op->op == Op::kAdd && dialect == PatchDialect::kV20) {
+          return absl::FailedPreconditionError("Property " + op->key + " already present.");
         }
         if (absl::Status st = SetBaseAttribute(op->key, *op->value, &draft); !st.ok()) return st;
         break;

@@ -30,8 +30,10 @@ inline constexpr std::string_view kAcceptPatch =
 // one), UNIMPLEMENTED (501: locations). The returned request carries id, expected_version,
 // mask and property changes; the caller adds the Caller and applies the policy
 // (modify_image, and publicize_image / communitize_image for a new visibility).
-absl::StatusOr<v1::UpdateImageRequest> PlanPatch(PatchDialect dialect, std::string_view body,
-                                                 const v1::Image& current,
-                                                 const auth::Identity& caller);
+// An empty operation list yields nullopt: Glance saves nothing then (not even updated_at).
+absl::StatusOr<std::optional<v1::UpdateImageRequest>> PlanPatch(PatchDialect dialect,
+                                                                std::string_view body,
+                                                                const v1::Image& current,
+                                                                const auth::Identity& caller);
 
 }  // namespace gaze::gateway

@@ -287,7 +287,7 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
       if (!ParseInt64(value, &limit)) return Bad("limit param must be an integer");
       if (limit < 0) return Bad("limit param must be positive");
       req.set_limit(static_cast<int32_t>(std::min<int64_t>(limit, kMaxPageSize)));
-      out.zero_limit = limit == 0;
+      out.empty_page = out.empty_page || limit == 0;
     } else if (key == "marker") {
       req.set_marker(value);
     } else if (key == "sort_key") {
@@ -305,12 +305,11 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
         if (key == "id") f.add_ids(std::move(v));
         if (key == "disk_format") f.add_disk_formats(std::move(v));
         if (key == "container_format") f.add_container_formats(std::move(v));
-        if (key == "status") {
-          v1::ImageStatus s;
-          // An unknown status matches nothing, as in Glance.
-          f.add_statuses(ParseStatus(v, &s) ? s : v1::IMAGE_STATUS_UNSPECIFIED);
-        }
+        v1::ImageStatus s;
+        if (key == "status" && ParseStatus(v, &s)) f.add_statuses(s);
       }
+      // Unknown statuses match nothing, as in Glance; if no known one is left, nothing does.
+      if (key == "status" && f.statuses().empty()) out.empty_page = true;
     } else if (key == "visibility") {
       static constexpr std::pair<std::string_view, v1::VisibilityFilter> kVis[] = {
           {"public", v1::VISIBILITY_FILTER_PUBLIC},

@@ -20,8 +20,10 @@ inline constexpr int kMaxPageSize = 1000;
 
 struct ListQuery {
   v1::ListImagesRequest request;  // the caller fills in request.caller
-  // limit=0: Glance answers with an empty page.
-  bool zero_limit = false;
+  // The answer is an empty page, known without asking metadata-svc: limit=0, or a status
+  // filter naming only statuses that do not exist (Glance compares the column and finds
+  // nothing).
+  bool empty_page = false;
 };
 
 // INVALID_ARGUMENT (400) for bad values.

@@ -14,8 +14,8 @@
 #include "api-gateway/metadata_client.h"
 #include "api-gateway/routes.h"
 #include "api-gateway/schemas.h"
+#include "services/auth/authenticator.h"
 #include "services/auth/policy.h"
-#include "services/auth/static_tokens.h"
 #include "services/common/log.h"
 
 namespace gaze::gateway {
@@ -69,25 +69,37 @@ std::optional<Response> AuthorizeVisibility(const ApiCall& call, v1::Visibility 
 }  // namespace
 
 GlanceApi::GlanceApi(ApiOptions options, MetadataClient& metadata, ImageData& data,
-                     const auth::StaticTokens& tokens, const auth::Policy& policy)
+                     auth::Authenticator& authenticator, const auth::Policy& policy)
     : options_(std::move(options)),
       metadata_(metadata),
       data_(data),
-      tokens_(tokens),
+      authenticator_(authenticator),
       policy_(policy) {}
 
 GlanceApi::~GlanceApi() = default;
 
-Response GlanceApi::Versions(int status) const {
-  return JsonResponse(status, VersionsJson(options_.public_url));
+Response GlanceApi::Versions(const Request& request, int status) const {
+  return JsonResponse(status, VersionsJson(options_.public_url.For(request)));
 }
 
-Response GlanceApi::Unauthorized(const Request& request, const std::string& request_id) const {
-  LogRejected(request, request_id, 401, "missing or unknown token");
+Response GlanceApi::Unauthorized(const Request& request, const std::string& request_id,
+                                 std::string_view reason) const {
+  LogRejected(request, request_id, 401, reason);
   Response r = ErrorResponse(401, "The request you have made requires authentication.",
                              request.FindHeader("Accept"));
-  r.With("WWW-Authenticate", "Keystone uri=\"" + options_.public_url + "\"");
+  r.With("WWW-Authenticate", "Keystone uri=\"" + options_.www_authenticate_uri + "\"");
   return r;
+}
+
+Response GlanceApi::AuthUnavailable(const Request& request, const std::string& request_id,
+                                    std::string_view reason) const {
+  log::Error("cannot authenticate")
+      .RequestId(request_id)
+      .Field("method", request.method)
+      .Field("path", request.path)
+      .Field("reason", reason);
+  return ErrorResponse(503, "The authentication service is unavailable.",
+                       request.FindHeader("Accept"));
 }
 
 asio::awaitable<Response> GlanceApi::Handle(const Request& request, RequestBody& body,
@@ -106,13 +118,13 @@ asio::awaitable<Response> GlanceApi::Handle(const Request& request, RequestBody&
     bool ready = !draining_.load() && co_await metadata_.Healthy();
     co_return ready ? PlainResponse(200, "OK\n") : PlainResponse(503, "not ready\n");
   }
-  if (path == "/versions") co_return Versions(200);
+  if (path == "/versions") co_return Versions(request, 200);
   std::vector<std::string> segments = PathSegments(path);
   if (!segments.empty() && IsApiVersion(segments.front())) {
     co_return co_await HandleV2(request, body, request_id, path);
   }
   // Version negotiation: anything that is not an API version gets the version document.
-  co_return Versions(300);
+  co_return Versions(request, 300);
 }
 
 asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBody& body,
@@ -120,12 +132,20 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
                                               std::string_view path) {
   std::optional<std::string_view> token = request.FindHeader("X-Auth-Token");
   if (!token) token = request.FindHeader("X-Storage-Token");
-  std::optional<auth::Identity> identity;
-  if (token) identity = tokens_.Authenticate(*token);
-  if (!identity) co_return Unauthorized(request, request_id);
-  identity->is_admin = policy_.IsAdmin(*identity);
+  if (!token || token->empty()) co_return Unauthorized(request, request_id, "no token");
+  std::string_view service_token = request.FindHeader("X-Service-Token").value_or("");
+  auth::AuthResult auth = co_await authenticator_.Authenticate(*token, service_token, request_id);
+  switch (auth.outcome) {
+    case auth::AuthResult::Outcome::kAuthenticated:
+      break;
+    case auth::AuthResult::Outcome::kRejected:
+      co_return Unauthorized(request, request_id, auth.reason);
+    case auth::AuthResult::Outcome::kUnavailable:
+      co_return AuthUnavailable(request, request_id, auth.reason);
+  }
+  auth.identity.is_admin = policy_.IsAdmin(auth.identity);
 
-  ApiCall call{request, body, request_id, *std::move(identity), policy_};
+  ApiCall call{request, body, request_id, std::move(auth.identity), policy_};
   std::vector<std::string> segments = PathSegments(path);
   segments.erase(segments.begin());  // the version
   Route route = MatchRoute(request.method, segments);
@@ -255,7 +275,7 @@ asio::awaitable<Response> GlanceApi::CreateImage(ApiCall& call) {
   if (!created.ok()) co_return call.Error(created.status());
   log::Info("image created").RequestId(call.request_id).Field("image_id", created->id());
   Response r = JsonResponse(201, SerializeImage(*created));
-  r.With("Location", options_.public_url + "/v2/images/" + created->id());
+  r.With("Location", options_.public_url.For(call.request) + "/v2/images/" + created->id());
   co_return r;
 }
 
@@ -268,7 +288,7 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
   json::array images;
   std::string last_id;
   bool page_full = false;
-  if (!query->zero_limit) {
+  if (!query->empty_page) {
     *query->request.mutable_caller() = call.Caller();
     auto page = co_await metadata_.ListImages(call.request_id, query->request);
     if (!page.ok()) co_return call.Error(page.status());
@@ -313,8 +333,10 @@ asio::awaitable<Response> GlanceApi::PatchImage(ApiCall& call, const std::string
   for (int attempt = 1;; ++attempt) {
     auto current = co_await AuthorizedImage(metadata_, call, id, "modify_image", &error);
     if (!current) co_return error;
-    auto update = PlanPatch(*dialect, *body, *current, call.identity);
-    if (!update.ok()) co_return call.Error(update.status());
+    auto planned = PlanPatch(*dialect, *body, *current, call.identity);
+    if (!planned.ok()) co_return call.Error(planned.status());
+    if (!planned->has_value()) co_return JsonResponse(200, SerializeImage(*current));
+    v1::UpdateImageRequest* update = &**planned;
     const auto& paths = update->update_mask().paths();
     if (std::find(paths.begin(), paths.end(), "visibility") != paths.end()) {
       if (auto denied = AuthorizeVisibility(call, update->image().visibility(),

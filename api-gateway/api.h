@@ -10,10 +10,11 @@
 
 #include "absl/time/time.h"
 #include "api-gateway/http_message.h"
+#include "api-gateway/public_url.h"
 
 namespace gaze::auth {
+class Authenticator;
 class Policy;
-class StaticTokens;
 }  // namespace gaze::auth
 
 namespace gaze::gateway {
@@ -23,9 +24,11 @@ class ImageData;
 struct ApiCall;
 
 struct ApiOptions {
-  // Absolute URL clients reach the API at, without trailing slash; used in the version
-  // document, Location headers and WWW-Authenticate.
-  std::string public_url;
+  // The URL clients reach the API at (links, Location headers, the version document).
+  PublicUrl public_url;
+  // Where a client without a valid token should authenticate: Keystone's URL, or our own
+  // public URL with static tokens. Sent as WWW-Authenticate: Keystone uri="…".
+  std::string www_authenticate_uri;
   // Largest accepted JSON request body.
   size_t max_json_body = 1 << 20;
   // How many times PATCH re-reads and re-applies itself when a concurrent change wins.
@@ -35,7 +38,7 @@ struct ApiOptions {
 class GlanceApi {
  public:
   GlanceApi(ApiOptions options, MetadataClient& metadata, ImageData& data,
-            const auth::StaticTokens& tokens, const auth::Policy& policy);
+            auth::Authenticator& authenticator, const auth::Policy& policy);
   ~GlanceApi();
 
   // Serves one request. Never throws; the response always has a status.
@@ -70,13 +73,16 @@ class GlanceApi {
   boost::asio::awaitable<Response> Usage(ApiCall& call);
   // Reads a JSON body or produces the error response (400 none, 413 too large).
   boost::asio::awaitable<std::optional<std::string>> ReadJsonBody(ApiCall& call, Response* error);
-  Response Versions(int status) const;
-  Response Unauthorized(const Request& request, const std::string& request_id) const;
+  Response Versions(const Request& request, int status) const;
+  Response Unauthorized(const Request& request, const std::string& request_id,
+                        std::string_view reason) const;
+  Response AuthUnavailable(const Request& request, const std::string& request_id,
+                           std::string_view reason) const;
 
   ApiOptions options_;
   MetadataClient& metadata_;
   ImageData& data_;
-  const auth::StaticTokens& tokens_;
+  auth::Authenticator& authenticator_;
   const auth::Policy& policy_;
   std::atomic<bool> draining_{false};
 };

@@ -28,6 +28,8 @@ struct Request {
   // Percent-decoded query parameters in request order (keys may repeat).
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<Header> headers;
+  // The address of the connection's other end (a client or a proxy), e.g. "10.0.0.7".
+  std::string peer;
 
   // The first header with this name (case-insensitive), or nullopt.
   std::optional<std::string_view> FindHeader(std::string_view name) const;

@@ -4,6 +4,7 @@
 // access-log line per request, and a graceful drain.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,8 @@ class HttpServer {
   absl::StatusOr<uint16_t> Bind();
   // Starts accepting and serving with `api` on the I/O threads.
   void Serve(GlanceApi& api);
+  // The I/O threads' executor, for clients the handlers use (e.g. Keystone's).
+  boost::asio::any_io_executor executor();
   // Stops accepting, lets requests in flight finish (up to `timeout`), then stops.
   void Drain(absl::Duration timeout);
 

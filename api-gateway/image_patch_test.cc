@@ -5,6 +5,16 @@
 namespace gaze::gateway {
 namespace {
 
+// PlanPatch for patches with at least one operation.
+absl::StatusOr<v1::UpdateImageRequest> Plan(PatchDialect dialect, std::string_view body,
+                                            const v1::Image& current,
+                                            const auth::Identity& caller) {
+  auto planned = PlanPatch(dialect, body, current, caller);
+  if (!planned.ok()) return planned.status();
+  if (!planned->has_value()) return absl::InternalError("no operations");
+  return **std::move(planned);
+}
+
 auth::Identity Member() {
   auth::Identity id;
   id.project_id = "p1";
@@ -41,12 +51,12 @@ TEST(ImagePatchTest, DialectFromContentType) {
 }
 
 TEST(ImagePatchTest, V21ReplaceNameAddProperty) {
-  auto u = PlanPatch(PatchDialect::kV21,
-                     R"([{"op":"replace","path":"/name","value":"new"},
+  auto u = Plan(PatchDialect::kV21,
+                R"([{"op":"replace","path":"/name","value":"new"},
                          {"op":"add","path":"/hw_disk_bus","value":"virtio"},
                          {"op":"replace","path":"/os_distro","value":"ubuntu"},
                          {"op":"replace","path":"/tags","value":["a"]}])",
-                     Current(), Member());
+                Current(), Member());
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->id(), "img");
   EXPECT_EQ(u->expected_version(), 7);
@@ -59,9 +69,9 @@ TEST(ImagePatchTest, V21ReplaceNameAddProperty) {
 }
 
 TEST(ImagePatchTest, V20DialectAndRemove) {
-  auto u = PlanPatch(PatchDialect::kV20,
-                     R"([{"replace":"/protected","value":true},{"remove":"/os_distro"}])",
-                     Current(), Member());
+  auto u =
+      Plan(PatchDialect::kV20, R"([{"replace":"/protected","value":true},{"remove":"/os_distro"}])",
+           Current(), Member());
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_TRUE(HasPath(*u, "protected"));
   EXPECT_TRUE(u->image().protected_());
@@ -70,8 +80,8 @@ TEST(ImagePatchTest, V20DialectAndRemove) {
 }
 
 TEST(ImagePatchTest, NameToNull) {
-  auto u = PlanPatch(PatchDialect::kV21, R"([{"op":"replace","path":"/name","value":null}])",
-                     Current(), Member());
+  auto u = Plan(PatchDialect::kV21, R"([{"op":"replace","path":"/name","value":null}])", Current(),
+                Member());
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_TRUE(HasPath(*u, "name"));
   EXPECT_FALSE(u->image().has_name());
@@ -124,13 +134,31 @@ TEST(ImagePatchTest, Rejections) {
            {v21, R"([{"op":"add","path":"/locations/-","value":{"url":"x","metadata":{}}}])",
             absl::StatusCode::kUnimplemented},
        }) {
-    EXPECT_EQ(PlanPatch(c.dialect, c.body, Current(), Member()).status().code(), c.code) << c.body;
+    EXPECT_EQ(Plan(c.dialect, c.body, Current(), Member()).status().code(), c.code) << c.body;
   }
 }
 
+TEST(ImagePatchTest, EmptyPatchPlansNothing) {
+  auto planned = PlanPatch(PatchDialect::kV21, "[]", Current(), Member());
+  ASSERT_TRUE(planned.ok());
+  EXPECT_FALSE(planned->has_value());
+}
+
+TEST(ImagePatchTest, V20AddOfABaseAttributeIsAConflict) {
+  for (const char* body : {R"([{"add":"/name","value":"x"}])", R"([{"add":"/min_ram","value":1}])",
+                           R"([{"add":"/tags","value":["a"]}])"}) {
+    EXPECT_EQ(Plan(PatchDialect::kV20, body, Current(), Member()).status().code(),
+              absl::StatusCode::kFailedPrecondition)
+        << body;
+  }
+  EXPECT_TRUE(
+      Plan(PatchDialect::kV21, R"([{"op":"add","path":"/name","value":"x"}])", Current(), Member())
+          .ok());
+}
+
 TEST(ImagePatchTest, V21AddOverwritesExistingProperty) {
-  auto u = PlanPatch(PatchDialect::kV21, R"([{"op":"add","path":"/os_distro","value":"arch"}])",
-                     Current(), Member());
+  auto u = Plan(PatchDialect::kV21, R"([{"op":"add","path":"/os_distro","value":"arch"}])",
+                Current(), Member());
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->set_properties().at("os_distro"), "arch");
 }
@@ -138,19 +166,19 @@ TEST(ImagePatchTest, V21AddOverwritesExistingProperty) {
 TEST(ImagePatchTest, FormatsFrozenAfterUpload) {
   v1::Image active = Current();
   active.set_status(v1::IMAGE_STATUS_ACTIVE);
-  auto u = PlanPatch(PatchDialect::kV21,
-                     R"([{"op":"replace","path":"/disk_format","value":"raw"}])", active, Member());
+  auto u = Plan(PatchDialect::kV21, R"([{"op":"replace","path":"/disk_format","value":"raw"}])",
+                active, Member());
   EXPECT_EQ(u.status().code(), absl::StatusCode::kPermissionDenied);
-  u = PlanPatch(PatchDialect::kV21, R"([{"op":"replace","path":"/disk_format","value":"raw"}])",
-                Current(), Member());
+  u = Plan(PatchDialect::kV21, R"([{"op":"replace","path":"/disk_format","value":"raw"}])",
+           Current(), Member());
   EXPECT_TRUE(u.ok());
 }
 
 TEST(ImagePatchTest, FailingOperationLeavesNothingApplied) {
-  auto u = PlanPatch(PatchDialect::kV21,
-                     R"([{"op":"replace","path":"/name","value":"x"},
+  auto u = Plan(PatchDialect::kV21,
+                R"([{"op":"replace","path":"/name","value":"x"},
                          {"op":"remove","path":"/missing"}])",
-                     Current(), Member());
+                Current(), Member());
   EXPECT_EQ(u.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -28,7 +28,7 @@ TEST(ListQueryTest, FiltersAndLimit) {
   EXPECT_EQ(r.filter().visibility(), v1::VISIBILITY_FILTER_ALL);
   EXPECT_EQ(r.filter().size_min(), 10);
   EXPECT_FALSE(r.filter().protected_());
-  EXPECT_FALSE(q->zero_limit);
+  EXPECT_FALSE(q->empty_page);
 }
 
 TEST(ListQueryTest, SortSyntaxes) {
@@ -184,7 +184,15 @@ TEST(ListQueryTest, Links) {
 TEST(ListQueryTest, ZeroLimit) {
   auto q = Parse({{"limit", "0"}});
   ASSERT_TRUE(q.ok());
-  EXPECT_TRUE(q->zero_limit);
+  EXPECT_TRUE(q->empty_page);
+  q = Parse({{"status", "bogus"}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(q->empty_page) << "an unknown status matches nothing";
+  q = Parse({{"status", "in:active,bogus"}});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_FALSE(q->empty_page);
+  ASSERT_EQ(q->request.filter().statuses_size(), 1);
+  EXPECT_EQ(q->request.filter().statuses(0), v1::IMAGE_STATUS_ACTIVE);
 }
 
 }  // namespace

@@ -15,8 +15,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 rabbitmq-server
   # clients the end-to-end suite drives Gaze with (they run on /usr/bin/python3)
   python3-glanceclient python3-openstacksdk python3-openstackclient
-  # tools
-  curl procps psmisc
+  # tools; qemu-img (qemu-utils) also builds the image-format test corpus
+  curl procps psmisc qemu-utils
 )
 
 missing=()

@@ -32,11 +32,21 @@ READY_TIMEOUT = 60.0  # seconds a process gets to become ready
 STOP_TIMEOUT = 30.0  # seconds a process gets to exit after SIGTERM
 PROCESSES = ("metadata-svc", "task-worker", "api-gateway")  # in start order
 
-TOKEN_ROLES = {
-    "admin": ["admin", "member", "reader"],
-    "demo": ["member", "reader"],
-    "alt": ["member", "reader"],
+# The users of the static token file: name -> (project name, roles). Users of the same
+# project share its (random) project id. admin, demo and alt are the dev stack's; the others
+# let tests tell roles and projects apart: a reader-only user and a second member in demo, a
+# reader-only user in alt, and two more projects (third, other).
+USERS = {
+    "admin": ("admin", ["admin", "member", "reader"]),
+    "demo": ("demo", ["member", "reader"]),
+    "alt": ("alt", ["member", "reader"]),
+    "reader": ("demo", ["reader"]),
+    "demo2": ("demo", ["member", "reader"]),
+    "alt_reader": ("alt", ["reader"]),
+    "third": ("third", ["member", "reader"]),
+    "other": ("other", ["member", "reader"]),
 }
+TOKEN_ROLES = {name: roles for name, (_, roles) in USERS.items()}
 
 
 def in_ci():
@@ -250,10 +260,23 @@ class Service:
 class GazeStack:
     """metadata-svc + task-worker + api-gateway for one test class.
 
-    Options become flags: upload_lease_seconds and image_size_cap of the gateway,
-    sweep_interval_ms of metadata-svc (None = the binary's default)."""
+    Options become flags (None = the binary's default): upload_lease_seconds,
+    image_size_cap and policy_file of the gateway; sweep_interval_ms, quota_file and the
+    per-image limits image_property_quota / image_tag_quota / image_member_quota of
+    metadata-svc.
 
-    def __init__(self, upload_lease_seconds=None, sweep_interval_ms=None, image_size_cap=None):
+    quota_file and policy_file are the files' contents, written into the stack's temporary
+    directory once the token file exists: a str (written as is), a dict (written as JSON),
+    or a callable taking the stack (so it can use self.project_id(...)) and returning one of
+    those. policy_file_suffix names the policy file ".json" or ".yaml"."""
+
+    METADATA_OPTIONS = ("sweep_interval_ms", "image_property_quota", "image_tag_quota",
+                        "image_member_quota")
+    GATEWAY_OPTIONS = ("upload_lease_seconds", "image_size_cap")
+
+    def __init__(self, upload_lease_seconds=None, sweep_interval_ms=None, image_size_cap=None,
+                 quota_file=None, policy_file=None, policy_file_suffix=".json",
+                 image_property_quota=None, image_tag_quota=None, image_member_quota=None):
         self.build_dir, self.base_dsn, self.amqp_url = required_environment()
         self.bin_dir = os.path.join(os.path.abspath(self.build_dir), "bin")
         for name in PROCESSES:
@@ -262,7 +285,13 @@ class GazeStack:
                 raise RuntimeError(f"{path} is missing: build the project first")
         self.options = {"upload_lease_seconds": upload_lease_seconds,
                         "sweep_interval_ms": sweep_interval_ms,
-                        "image_size_cap": image_size_cap}
+                        "image_size_cap": image_size_cap,
+                        "image_property_quota": image_property_quota,
+                        "image_tag_quota": image_tag_quota,
+                        "image_member_quota": image_member_quota}
+        self.file_contents = {"quota_file": quota_file, "policy_file": policy_file}
+        self.file_suffixes = {"quota_file": ".json", "policy_file": policy_file_suffix}
+        self.files = {}  # option name -> path of the file written for it
         suffix = secrets.token_hex(6)
         self.db_name = f"gaze_e2e_{suffix}"
         self.task_queue = f"gaze.e2e.{suffix}"
@@ -271,6 +300,7 @@ class GazeStack:
         self.api_port = 0
         self.services = {}
         self.tokens = {}
+        self.project_ids = {}
 
     # -- lifecycle
 
@@ -286,6 +316,7 @@ class GazeStack:
         self.data_dir = os.path.join(self.dir, "images")
         os.mkdir(self.data_dir)
         self._write_tokens()
+        self._write_option_files()
         run_psql(self.base_dsn, f"CREATE DATABASE {self.db_name}")
         self.db_created = True
         self.pg_dsn = urllib.parse.urlunsplit(
@@ -336,7 +367,8 @@ class GazeStack:
                            "--grpc_port", str(self.grpc_port),
                            "--pg_dsn", self.pg_dsn, "--amqp_url", self.amqp_url,
                            "--task_queue", self.task_queue,
-                           *self._flag("sweep_interval_ms")])
+                           *self._flags(self.METADATA_OPTIONS),
+                           *self._file_flag("quota_file")])
             listening = service.wait_for("its listening log line",
                                          lambda: service.logged("listening"))
             self.grpc_port = int(listening["port"])
@@ -353,7 +385,8 @@ class GazeStack:
             service.start(["--api_listen", "127.0.0.1", "--api_port", str(self.api_port),
                            "--metadata_target", f"127.0.0.1:{self.grpc_port}",
                            "--data_dir", self.data_dir, "--token_file", self.token_file,
-                           *self._flag("upload_lease_seconds"), *self._flag("image_size_cap")])
+                           *self._flags(self.GATEWAY_OPTIONS),
+                           *self._file_flag("policy_file")])
             listening = service.wait_for("its listening log line",
                                          lambda: service.logged("listening"))
             self.api_port = int(listening["port"])
@@ -394,11 +427,29 @@ class GazeStack:
     def url(self):
         return f"http://127.0.0.1:{self.api_port}"
 
-    def token(self, project):
-        return self.tokens[project]["token"]
+    def token(self, user):
+        return self.tokens[user]["token"]
 
-    def project_id(self, project):
-        return self.tokens[project]["project_id"]
+    def project_id(self, name):
+        """The project id of a project, or of a user's project, by name."""
+        if name in self.project_ids:
+            return self.project_ids[name]
+        return self.tokens[name]["project_id"]
+
+    def gateway_command(self, *extra):
+        """The api-gateway command line of this stack (for tests that start one themselves,
+        e.g. to see it refuse a configuration), with extra flags appended."""
+        return [os.path.join(self.bin_dir, "api-gateway"), "--api_listen", "127.0.0.1",
+                "--api_port", "0", "--metadata_target", f"127.0.0.1:{self.grpc_port}",
+                "--data_dir", self.data_dir, "--token_file", self.token_file, *extra]
+
+    def write_file(self, name, content):
+        """Writes content (str, or dict/list as JSON) to a new file in the stack's
+        directory; returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content, indent=1))
+        return path
 
     def request(self, method, path, **kwargs):
         return http_request(self.url, method, path, **kwargs)
@@ -415,18 +466,36 @@ class GazeStack:
 
     # -- internals
 
-    def _flag(self, name):
-        value = self.options[name]
-        return [] if value is None else [f"--{name}", str(value)]
+    def _flags(self, names):
+        flags = []
+        for name in names:
+            value = self.options[name]
+            if value is not None:
+                flags += [f"--{name}", str(value)]
+        return flags
+
+    def _file_flag(self, name):
+        path = self.files.get(name)
+        return [] if path is None else [f"--{name}", path]
+
+    def _write_option_files(self):
+        for name, content in self.file_contents.items():
+            if callable(content):
+                content = content(self)
+            if content is not None:
+                self.files[name] = self.write_file(name.replace("_file", "")
+                                                   + self.file_suffixes[name], content)
 
     def _write_tokens(self):
         entries = []
-        for project, roles in TOKEN_ROLES.items():
+        self.project_ids = {}
+        for user, (project, roles) in USERS.items():
+            project_id = self.project_ids.setdefault(project, secrets.token_hex(16))
             entries.append({"token": f"gaze-{secrets.token_hex(16)}",
-                            "user_id": secrets.token_hex(16), "user_name": project,
-                            "project_id": secrets.token_hex(16), "project_name": project,
+                            "user_id": secrets.token_hex(16), "user_name": user,
+                            "project_id": project_id, "project_name": project,
                             "roles": roles})
-            self.tokens[project] = entries[-1]
+            self.tokens[user] = entries[-1]
         self.token_file = os.path.join(self.dir, "tokens.json")
         with open(self.token_file, "w") as f:
             json.dump({"tokens": entries}, f)

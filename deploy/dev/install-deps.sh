@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # services the dev stack and the tests start privately
   postgresql-15 postgresql-client-15 rabbitmq-server
+  # a private Keystone (deploy/dev/keystone.sh) for GAZE_AUTH=keystone and the tests
+  keystone uwsgi uwsgi-plugin-python3 python3-psycopg2
   # clients the end-to-end suite drives Gaze with (they run on /usr/bin/python3)
   python3-glanceclient python3-openstacksdk python3-openstackclient
   # tools; qemu-img (qemu-utils) also builds the image-format test corpus
@@ -39,6 +41,12 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
   trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# The keystone package must not set up a database or endpoints of its own: we configure a
+# private instance ourselves.
+printf '%s\n' "keystone keystone/configure_db boolean false" \
+  "keystone keystone/register-endpoint boolean false" \
+  "keystone keystone/create-admin-tenant boolean false" |
+  "${SUDO[@]}" debconf-set-selections
 while command -v fuser >/dev/null && fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1; do sleep 2; done
 "${SUDO[@]}" apt-get update -qq
 # --no-upgrade: do not touch packages that are already there (e.g. a newer postgresql build).

@@ -303,9 +303,12 @@ stack_record() {
     >"$GAZE_HOME/run/stack.env"
 }
 
-# Stops PostgreSQL and RabbitMQ recorded by stack_record, if any.
+# Stops Keystone (if this stack started one), RabbitMQ and PostgreSQL recorded by
+# stack_record, if any.
 stack_stop_backends() {
   local f=$GAZE_HOME/run/stack.env PG_PORT PG_ROOT MQ_PORT
+  KS_ROOT=$GAZE_HOME/keystone
+  ks_stop
   [ -f "$f" ] || return 0
   # shellcheck disable=SC1090
   . "$f"
@@ -314,3 +317,6 @@ stack_stop_backends() {
   pg_paths "$PG_PORT" "$PG_ROOT"
   pg_stop
 }
+
+# shellcheck source=SCRIPTDIR/keystone.sh
+. "$GAZE_ROOT/deploy/dev/keystone.sh"

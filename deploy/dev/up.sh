@@ -11,7 +11,14 @@
 # Everything else goes to standard error.
 #
 # Ports: GAZE_API_PORT (9292), GAZE_GRPC_PORT (9191), GAZE_PG_PORT (55432),
-# GAZE_AMQP_PORT (5682; RabbitMQ also uses -1000, +20000 and +30000..+30010 of it).
+# GAZE_AMQP_PORT (5682; RabbitMQ also uses -1000, +20000 and +30000..+30010 of it),
+# GAZE_KEYSTONE_PORT (5000, only with GAZE_AUTH=keystone).
+#
+# Authentication: GAZE_AUTH=static (default) creates a static token file with three tokens.
+# GAZE_AUTH=keystone authenticates through Keystone instead: up.sh starts a private Keystone
+# (deploy/dev/keystone.sh), or, when GAZE_KEYSTONE_URL is set, uses that Keystone with the
+# service credentials GAZE_KEYSTONE_USER, GAZE_KEYSTONE_PASSWORD, GAZE_KEYSTONE_PROJECT and
+# optionally GAZE_KEYSTONE_USER_DOMAIN / GAZE_KEYSTONE_PROJECT_DOMAIN (default "Default").
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -21,6 +28,8 @@ API_PORT=${GAZE_API_PORT:-9292}
 GRPC_PORT=${GAZE_GRPC_PORT:-9191}
 PG_PORT=${GAZE_PG_PORT:-55432}
 MQ_PORT=${GAZE_AMQP_PORT:-5682}
+KS_PORT=${GAZE_KEYSTONE_PORT:-5000}
+AUTH=${GAZE_AUTH:-static}
 BUILD_DIR=${GAZE_BUILD_DIR:-$GAZE_ROOT/build}
 BIN=$BUILD_DIR/bin
 READY_TIMEOUT=60 # seconds each process gets to become ready
@@ -76,6 +85,33 @@ EOF
   )
 }
 
+# A Keystone token for user $1 in project $1 (the accounts ks_accounts creates).
+keystone_token() {
+  local password=$2
+  curl -fsS -D - -o /dev/null -H 'Content-Type: application/json' \
+    -d "{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":{\"user\":{\"name\":\"$1\",\"domain\":{\"name\":\"Default\"},\"password\":\"$password\"}}},\"scope\":{\"project\":{\"name\":\"$1\",\"domain\":{\"name\":\"Default\"}}}}}" \
+    "$KS_URL/auth/tokens" | tr -d '\r' | awk 'tolower($1) == "x-subject-token:" {print $2}'
+}
+
+# The coordinates with Keystone: its URL, and for our own Keystone the users' passwords and
+# a fresh token each (valid an hour), so the static-token examples work unchanged.
+write_keystone_env() {
+  {
+    echo "GAZE_URL=http://127.0.0.1:$API_PORT"
+    echo "GAZE_AUTH=keystone"
+    echo "OS_AUTH_URL=$GAZE_KEYSTONE_URL"
+    if [ -n "${KS_ADMIN_PASSWORD:-}" ]; then
+      echo "GAZE_ADMIN_PASSWORD=$KS_ADMIN_PASSWORD"
+      echo "GAZE_DEMO_PASSWORD=$KS_DEMO_PASSWORD"
+      echo "GAZE_ALT_PASSWORD=$KS_ALT_PASSWORD"
+      echo "GAZE_ADMIN_TOKEN=$(keystone_token admin "$KS_ADMIN_PASSWORD")"
+      echo "GAZE_DEMO_TOKEN=$(keystone_token demo "$KS_DEMO_PASSWORD")"
+      echo "GAZE_ALT_TOKEN=$(keystone_token alt "$KS_ALT_PASSWORD")"
+    fi
+  } >"$1"
+  chmod 600 "$1"
+}
+
 # The coordinates: the URL and the first token of each project in the token file.
 write_env() {
   (umask 077 && /usr/bin/python3 - "$1" "http://127.0.0.1:$API_PORT" >"$2" <<'EOF'
@@ -99,7 +135,11 @@ stop_on_failure() {
 
 main() {
   check_ports "$MQ_PORT" "GAZE_API_PORT=$API_PORT" "GAZE_GRPC_PORT=$GRPC_PORT" \
-    "GAZE_PG_PORT=$PG_PORT" "GAZE_AMQP_PORT=$MQ_PORT"
+    "GAZE_PG_PORT=$PG_PORT" "GAZE_AMQP_PORT=$MQ_PORT" "GAZE_KEYSTONE_PORT=$KS_PORT"
+  case "$AUTH" in
+    static | keystone) ;;
+    *) die "GAZE_AUTH=$AUTH: must be static or keystone" ;;
+  esac
   "$GAZE_ROOT/deploy/dev/install-deps.sh"
 
   # Build before stopping the running stack: a build error leaves it untouched.
@@ -122,9 +162,26 @@ main() {
   stack_record
   pg_start dev
   mq_start
-  local dsn amqp tokens=$GAZE_HOME/tokens.json
+  local dsn amqp tokens=$GAZE_HOME/tokens.json gateway_auth=()
   dsn=$(pg_dsn)
   amqp=$(mq_url)
+  if [ "$AUTH" = keystone ]; then
+    if [ -z "${GAZE_KEYSTONE_URL:-}" ]; then
+      ks_paths "$KS_PORT"
+      ks_start "http://127.0.0.1:$API_PORT"
+      GAZE_KEYSTONE_URL=$KS_URL GAZE_KEYSTONE_USER=gaze GAZE_KEYSTONE_PASSWORD=$KS_GAZE_PASSWORD
+      GAZE_KEYSTONE_PROJECT=service
+    fi
+    : "${GAZE_KEYSTONE_USER:?GAZE_KEYSTONE_USER is required with GAZE_KEYSTONE_URL}"
+    : "${GAZE_KEYSTONE_PASSWORD:?GAZE_KEYSTONE_PASSWORD is required with GAZE_KEYSTONE_URL}"
+    : "${GAZE_KEYSTONE_PROJECT:?GAZE_KEYSTONE_PROJECT is required with GAZE_KEYSTONE_URL}"
+    # The gateway reads them as flag overrides (--keystone_url etc.): not on its command
+    # line, where every user of the machine could read the password.
+    export GAZE_KEYSTONE_URL GAZE_KEYSTONE_USER GAZE_KEYSTONE_PASSWORD GAZE_KEYSTONE_PROJECT
+    gateway_auth=(--auth keystone)
+  else
+    gateway_auth=(--auth static --token_file "$tokens")
+  fi
 
   log "applying database migrations"
   "$BIN/metadata-svc" migrate --pg_dsn "$dsn"
@@ -142,10 +199,14 @@ main() {
   wait_ready task-worker logged_ready task-worker
 
   start_service api-gateway --api_port "$API_PORT" --metadata_target "127.0.0.1:$GRPC_PORT" \
-    --data_dir "$GAZE_HOME/images" --token_file "$tokens"
+    --data_dir "$GAZE_HOME/images" "${gateway_auth[@]}"
   wait_ready api-gateway curl -fsS "http://127.0.0.1:$API_PORT/readyz"
 
-  write_env "$tokens" "$GAZE_HOME/env"
+  if [ "$AUTH" = keystone ]; then
+    write_keystone_env "$GAZE_HOME/env"
+  else
+    write_env "$tokens" "$GAZE_HOME/env"
+  fi
   log "the stack is up; logs are in $GAZE_HOME/logs; deploy/dev/down.sh stops it"
 }
 

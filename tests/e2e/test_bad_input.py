@@ -3,6 +3,8 @@ error body for the Accept header sent (glance-api-v2.md §15), and changes nothi
 
 import os
 import re
+import subprocess
+import tempfile
 import unittest
 
 from gaze_stack import StackTestCase
@@ -229,6 +231,41 @@ class BadInputTest(StackTestCase):
         for path in ("/v2/info/stores", "/v2/cache", f"{base}/stage"):
             self.assert_error(self.call("GET", path, headers=accept), 404, accept, path)
         self.assertEqual(self.show(image["id"]), before)
+
+    def test_uploads_are_inspected(self):
+        """PUT /file checks that bare images are what their disk_format says and are safe
+        (contract §16.2): a mismatch or a hostile qcow2 is 415, the image stays queued and no
+        bytes remain; a genuine qcow2 becomes active with its virtual size."""
+        with tempfile.TemporaryDirectory() as tmp:
+            for args in (("-f", "raw", "backing.raw", "1M"), ("-f", "qcow2", "good.qcow2", "64M"),
+                         ("-f", "qcow2", "-b", "backing.raw", "-F", "raw", "backed.qcow2")):
+                subprocess.run(["qemu-img", "create", *args], check=True, capture_output=True,
+                               cwd=tmp)
+            with open(os.path.join(tmp, "good.qcow2"), "rb") as f:
+                good = f.read()
+            with open(os.path.join(tmp, "backed.qcow2"), "rb") as f:
+                backed = f.read()
+        json_accept = {"Accept": "application/json"}
+        for data, disk_format, what in ((backed, "qcow2", "qcow2 with a backing file"),
+                                        (os.urandom(65536), "qcow2", "random bytes as qcow2"),
+                                        (good, "vmdk", "a qcow2 claimed as vmdk")):
+            image = self.create_image(disk_format=disk_format)
+            resp = self.call("PUT", f"/v2/images/{image['id']}/file", body=data,
+                             headers={"Content-Type": "application/octet-stream", **json_accept})
+            self.assert_error(resp, 415, json_accept, what)
+            after = self.show(image["id"])
+            self.assertEqual((after["status"], after["size"], after["virtual_size"]),
+                             ("queued", None, None), what)
+            self.stack.wait_no_files(image["id"], timeout=10)
+        image = self.create_image(disk_format="qcow2")
+        self.upload(image["id"], good)
+        after = self.show(image["id"])
+        self.assertEqual((after["status"], after["size"], after["virtual_size"]),
+                         ("active", len(good), 64 * 1024 * 1024))
+        # Other container formats are not inspected (Glance inspects bare images only).
+        image = self.create_image(disk_format="qcow2", container_format="ovf")
+        self.upload(image["id"], os.urandom(4096))
+        self.assertEqual(self.show(image["id"])["status"], "active")
 
 
 if __name__ == "__main__":

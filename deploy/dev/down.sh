@@ -25,9 +25,13 @@ GAZE_HOME=${GAZE_HOME:-$GAZE_ROOT/.gaze}
 gaze_home_init
 BIN_PATTERN=/bin/ # every service runs as <build dir>/bin/<name>
 
-for name in api-gateway task-worker metadata-svc; do
-  stop_pidfile "$name" "$GAZE_HOME/run/$name.pid" "$BIN_PATTERN$name"
+stop_pidfile api-gateway "$GAZE_HOME/run/api-gateway.pid" "${BIN_PATTERN}api-gateway"
+for pidfile in "$GAZE_HOME"/run/task-worker*.pid; do # GAZE_WORKERS may have started several
+  [ -e "$pidfile" ] || continue
+  name=$(basename "$pidfile" .pid)
+  stop_pidfile "$name" "$pidfile" "${BIN_PATTERN}task-worker"
 done
+stop_pidfile metadata-svc "$GAZE_HOME/run/metadata-svc.pid" "${BIN_PATTERN}metadata-svc"
 stack_stop_backends
 
 if [ -n "$purge" ]; then

@@ -14,6 +14,8 @@
 # GAZE_AMQP_PORT (5682; RabbitMQ also uses -1000, +20000 and +30000..+30010 of it),
 # GAZE_KEYSTONE_PORT (5000, only with GAZE_AUTH=keystone).
 #
+# GAZE_WORKERS=N (default 1) starts N task-workers side by side.
+#
 # Authentication: GAZE_AUTH=static (default) creates a static token file with three tokens.
 # GAZE_AUTH=keystone authenticates through Keystone instead: up.sh starts a private Keystone
 # (deploy/dev/keystone.sh), or, when GAZE_KEYSTONE_URL is set, uses that Keystone with the
@@ -30,20 +32,24 @@ PG_PORT=${GAZE_PG_PORT:-55432}
 MQ_PORT=${GAZE_AMQP_PORT:-5682}
 KS_PORT=${GAZE_KEYSTONE_PORT:-5000}
 AUTH=${GAZE_AUTH:-static}
+WORKERS=${GAZE_WORKERS:-1}
 BUILD_DIR=${GAZE_BUILD_DIR:-$GAZE_ROOT/build}
 BIN=$BUILD_DIR/bin
 READY_TIMEOUT=60 # seconds each process gets to become ready
 
-# start_service NAME ARGS...: runs $BIN/NAME in its own session, so that neither the end of
-# this script nor a ^C in its terminal reaches it. The previous log is kept as NAME.log.1.
-start_service() {
-  local name=$1 logf=$GAZE_HOME/logs/$1.log
-  shift
+# start_instance NAME PROGRAM ARGS...: runs $BIN/PROGRAM as instance NAME (its pid file and
+# log are NAME.pid and NAME.log) in its own session, so that neither the end of this script
+# nor a ^C in its terminal reaches it. The previous log is kept as NAME.log.1.
+start_instance() {
+  local name=$1 program=$2 logf=$GAZE_HOME/logs/$1.log
+  shift 2
   [ ! -f "$logf" ] || mv -f "$logf" "$logf.1"
   log "starting $name"
-  setsid nohup "$BIN/$name" "$@" >"$logf" 2>&1 </dev/null &
+  setsid nohup "$BIN/$program" "$@" >"$logf" 2>&1 </dev/null &
   echo $! >"$GAZE_HOME/run/$name.pid"
 }
+
+start_service() { start_instance "$1" "$@"; }
 
 # wait_ready NAME COMMAND...: polls COMMAND until it succeeds; fails with the tail of the
 # log if the process exits or READY_TIMEOUT passes first.
@@ -140,6 +146,7 @@ main() {
     static | keystone) ;;
     *) die "GAZE_AUTH=$AUTH: must be static or keystone" ;;
   esac
+  [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die "GAZE_WORKERS=$WORKERS: must be a number of workers (1 or more)"
   "$GAZE_ROOT/deploy/dev/install-deps.sh"
 
   # Build before stopping the running stack: a build error leaves it untouched.
@@ -194,9 +201,20 @@ main() {
     --amqp_url "$amqp"
   wait_ready metadata-svc "$BIN/metadata-svc" probe --grpc_port "$GRPC_PORT"
 
-  start_service task-worker --metadata_target "127.0.0.1:$GRPC_PORT" --amqp_url "$amqp" \
-    --data_dir "$GAZE_HOME/images"
-  wait_ready task-worker logged_ready task-worker
+  # GAZE_WORKERS task-workers compete for the same queue; the first is "task-worker", the
+  # others "task-worker-2", "task-worker-3", ...
+  local i name
+  for ((i = 1; i <= WORKERS; i++)); do
+    name=task-worker
+    ((i == 1)) || name=task-worker-$i
+    start_instance "$name" task-worker --metadata_target "127.0.0.1:$GRPC_PORT" \
+      --amqp_url "$amqp" --data_dir "$GAZE_HOME/images"
+  done
+  for ((i = 1; i <= WORKERS; i++)); do
+    name=task-worker
+    ((i == 1)) || name=task-worker-$i
+    wait_ready "$name" logged_ready "$name"
+  done
 
   start_service api-gateway --api_port "$API_PORT" --metadata_target "127.0.0.1:$GRPC_PORT" \
     --data_dir "$GAZE_HOME/images" "${gateway_auth[@]}"

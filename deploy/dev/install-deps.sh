@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   g++ cmake ninja-build pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libpqxx-dev libpq-dev librabbitmq-dev libssl-dev
+  libpqxx-dev libpq-dev librabbitmq-dev libssl-dev libcurl4-openssl-dev
   libboost1.81-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # services the dev stack and the tests start privately

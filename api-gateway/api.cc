@@ -130,10 +130,23 @@ asio::awaitable<Response> GlanceApi::Handle(const Request& request, RequestBody&
 asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBody& body,
                                               const std::string& request_id,
                                               std::string_view path) {
+  // Two tokens in one request would let a proxy that reads the last one and Gaze, which
+  // reads the first, see different callers.
+  auto count = [&request](std::string_view name) {
+    int n = 0;
+    for (const Header& h : request.headers) n += EqualsIgnoreCase(h.name, name) ? 1 : 0;
+    return n;
+  };
+  if (count("X-Auth-Token") > 1 || count("X-Service-Token") > 1) {
+    LogRejected(request, request_id, 400, "repeated token header");
+    co_return ErrorResponse(400, "X-Auth-Token and X-Service-Token may each be sent once.",
+                            request.FindHeader("Accept"));
+  }
   std::optional<std::string_view> token = request.FindHeader("X-Auth-Token");
+  std::optional<std::string_view> service_header = request.FindHeader("X-Service-Token");
   if (!token) token = request.FindHeader("X-Storage-Token");
   if (!token || token->empty()) co_return Unauthorized(request, request_id, "no token");
-  std::string_view service_token = request.FindHeader("X-Service-Token").value_or("");
+  std::string_view service_token = service_header.value_or("");
   auth::AuthResult auth = co_await authenticator_.Authenticate(*token, service_token, request_id);
   switch (auth.outcome) {
     case auth::AuthResult::Outcome::kAuthenticated:
@@ -142,6 +155,13 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
       co_return Unauthorized(request, request_id, auth.reason);
     case auth::AuthResult::Outcome::kUnavailable:
       co_return AuthUnavailable(request, request_id, auth.reason);
+  }
+  // Glance only serves project-scoped callers (scope enforcement): a system- or domain-scoped
+  // token has no project, and all such callers would otherwise share the empty project.
+  if (auth.identity.project_id.empty()) {
+    LogRejected(request, request_id, 403, "token is not project-scoped");
+    co_return ErrorResponse(403, "Only project-scoped tokens are accepted.",
+                            request.FindHeader("Accept"));
   }
   auth.identity.is_admin = policy_.IsAdmin(auth.identity);
 

@@ -55,7 +55,11 @@ absl::StatusOr<ValidatedToken> ParseTokenBody(std::string_view body) {
   ValidatedToken out;
   std::string expires = StringAt(*token, "expires_at");
   std::string error;
-  if (!absl::ParseTime(absl::RFC3339_full, expires, &out.expires_at, &error)) {
+  // Keystone writes the offset ("...Z") for most tokens but not all: those of application
+  // credentials with an expiry come without one. keystonemiddleware reads both as UTC.
+  if (!absl::ParseTime(absl::RFC3339_full, expires, &out.expires_at, &error) &&
+      !absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S", expires, absl::UTCTimeZone(), &out.expires_at,
+                       &error)) {
     return absl::InvalidArgumentError("bad expires_at '" + expires + "': " + error);
   }
   if (const json::object* user = ObjectAt(*token, "user")) {

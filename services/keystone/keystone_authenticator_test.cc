@@ -221,5 +221,13 @@ TEST(ParseTokenBodyTest, RejectsMalformedAnswers) {
   EXPECT_TRUE(ok->identity.project_id.empty()) << "a token without project scope";
 }
 
+TEST(ParseTokenBodyTest, ExpiryWithoutOffsetIsUtc) {
+  // Application-credential tokens come with an expires_at that has no offset.
+  auto naive = ParseTokenBody(
+      R"({"token": {"expires_at": "2026-11-25T12:07:47.691516", "user": {"id": "u"}}})");
+  ASSERT_TRUE(naive.ok()) << naive.status();
+  EXPECT_EQ(naive->expires_at, absl::FromUnixMicros(1795608467691516));
+}
+
 }  // namespace
 }  // namespace gaze::keystone

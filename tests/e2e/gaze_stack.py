@@ -325,8 +325,9 @@ class GazeStack:
         # variables of the environment the tests run in.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAZE_")}
         for name in PROCESSES:
+            service_env = {**env, **self.gateway_env()} if name == "api-gateway" else env
             self.services[name] = Service(name, os.path.join(self.bin_dir, name),
-                                          os.path.join(self.dir, f"{name}.log"), env)
+                                          os.path.join(self.dir, f"{name}.log"), service_env)
         migrate = subprocess.run(
             [os.path.join(self.bin_dir, "metadata-svc"), "migrate", "--pg_dsn", self.pg_dsn],
             capture_output=True, text=True, env=env, timeout=READY_TIMEOUT)
@@ -384,7 +385,7 @@ class GazeStack:
         elif name == "api-gateway":
             service.start(["--api_listen", "127.0.0.1", "--api_port", str(self.api_port),
                            "--metadata_target", f"127.0.0.1:{self.grpc_port}",
-                           "--data_dir", self.data_dir, "--token_file", self.token_file,
+                           "--data_dir", self.data_dir, *self.gateway_auth_flags(),
                            *self._flags(self.GATEWAY_OPTIONS),
                            *self._file_flag("policy_file")])
             listening = service.wait_for("its listening log line",
@@ -464,6 +465,17 @@ class GazeStack:
                    f"the bytes of image {image_id} to leave {self.data_dir} "
                    f"(still there: {self.files_of(image_id)})")
 
+    # -- what subclasses may change (tests/e2e/gaze_keystone.py: Keystone authentication)
+
+    def gateway_auth_flags(self):
+        """The gateway's authentication flags: the static token file by default."""
+        return ["--token_file", self.token_file]
+
+    def gateway_env(self):
+        """Extra environment of the gateway process (e.g. a password kept off its command
+        line)."""
+        return {}
+
     # -- internals
 
     def _flags(self, names):
@@ -512,12 +524,13 @@ class StackTestCase(unittest.TestCase):
     test the end of every process log is printed; after every test all three processes
     must still be running."""
 
+    stack_class = GazeStack
     stack_options = {}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.stack = GazeStack(**cls.stack_options)
+        cls.stack = cls.stack_class(**cls.stack_options)
         cls.stack.start()
 
     @classmethod

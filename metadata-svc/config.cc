@@ -27,8 +27,21 @@ ABSL_FLAG(int, task_redrive_after_seconds, 60,
           "for this long, and again after every further such period while it stays so. "
           "Keep it above the time a message waits in a normally loaded queue: a task re-driven "
           "early is only published twice.");
-ABSL_FLAG(int, list_limit_default, 25, "ListImages page size when the request gives none.");
-ABSL_FLAG(int, list_limit_max, 1000, "Largest ListImages page; larger requests are clamped.");
+ABSL_FLAG(int, task_max_attempts, 5,
+          "A task that does not delete data is failed once it has been claimed this many times "
+          "without finishing (a poison message), by the next claim or the re-drive; an import's "
+          "image then returns to queued. Deletes are retried for as long as it takes.");
+ABSL_FLAG(int, task_time_to_live_hours, 48,
+          "How long a finished task is still listed and shown (Glance's task_time_to_live).");
+ABSL_FLAG(int, delayed_delete_seconds, 0,
+          "0: deleting an image deletes its data at once. Above 0 (Glance's delayed_delete and "
+          "scrubber): an image with data becomes pending_delete, visible to admins only, and "
+          "its data is deleted after this many seconds; until then `metadata-svc restore "
+          "IMAGE_ID` (or RestoreImage) brings it back.");
+ABSL_FLAG(int, list_limit_default, 25,
+          "ListImages and ListTasks page size when the request gives none.");
+ABSL_FLAG(int, list_limit_max, 1000,
+          "Largest ListImages and ListTasks page; larger requests are clamped.");
 ABSL_FLAG(int, image_property_quota, 128,
           "Most free-form properties one image may have (Glance's image_property_quota); a "
           "negative value means unlimited. Over it CreateImage/UpdateImage fail "
@@ -48,20 +61,24 @@ ABSL_FLAG(std::string, quota_file, "",
           "unlimited and not reported. An invalid file stops start-up.");
 ABSL_FLAG(std::string, log_level, "info", "Minimum log level: debug, info, warning or error.");
 ABSL_FLAG(std::string, probe_target, "",
-          "`probe` checks this host:port instead of 127.0.0.1:<grpc_port>.");
+          "`probe` and `restore` talk to this host:port instead of 127.0.0.1:<grpc_port>.");
 
 namespace gaze::metadata {
 namespace {
 
 constexpr char kUsage[] =
-    "metadata-svc [serve|migrate|probe] [--flag=value ...]\n"
+    "metadata-svc [serve|migrate|probe|restore IMAGE_ID] [--flag=value ...]\n"
     "  serve    migrate the schema, then serve gRPC until SIGTERM (default), relaying task\n"
     "           messages to RabbitMQ, sweeping expired uploads (--sweep_interval_ms) and\n"
     "           re-driving stale tasks (--task_redrive_interval_ms, --task_redrive_after_seconds)\n"
     "  migrate  apply the schema migrations and exit\n"
     "  probe    exit 0 iff the local server reports SERVING (gRPC health)\n"
+    "  restore  bring a pending_delete image back to active before its data is deleted\n"
+    "           (glance-scrubber --restore), through the local server as an admin\n"
     "Per-image limits: --image_property_quota, --image_tag_quota, --image_member_quota.\n"
-    "Per-project quotas: --quota_file (see its help for the format).";
+    "Per-project quotas: --quota_file (see its help for the format).\n"
+    "Tasks: --task_max_attempts, --task_time_to_live_hours; delayed delete:\n"
+    "--delayed_delete_seconds.";
 
 absl::Status AtLeast(const char* flag, int value, int minimum) {
   if (value >= minimum) return absl::OkStatus();
@@ -78,19 +95,27 @@ absl::Status NotEmpty(const char* flag, const std::string& value) {
 
 absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positional) {
   Config c;
-  if (positional.size() > 1) {
-    return absl::InvalidArgumentError("expected at most one command (serve, migrate, probe)");
-  }
   std::string command = positional.empty() ? "serve" : positional[0];
+  const size_t arguments = command == "restore" ? 1 : 0;
+  if (positional.size() > 1 + arguments) {
+    return absl::InvalidArgumentError(
+        "expected one command (serve, migrate, probe or restore IMAGE_ID)");
+  }
   if (command == "serve") {
     c.command = Command::kServe;
   } else if (command == "migrate") {
     c.command = Command::kMigrate;
   } else if (command == "probe") {
     c.command = Command::kProbe;
+  } else if (command == "restore") {
+    c.command = Command::kRestore;
+    if (positional.size() < 2 || positional[1].empty()) {
+      return absl::InvalidArgumentError("restore needs the id of the image to restore");
+    }
+    c.restore_image_id = positional[1];
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown command \"", command, "\" (expected serve, migrate or probe)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown command \"", command, "\" (expected serve, migrate, probe or restore)"));
   }
   c.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   c.grpc_port = absl::GetFlag(FLAGS_grpc_port);
@@ -104,6 +129,9 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positiona
   c.sweep_interval_ms = absl::GetFlag(FLAGS_sweep_interval_ms);
   c.task_redrive_interval_ms = absl::GetFlag(FLAGS_task_redrive_interval_ms);
   c.task_redrive_after_seconds = absl::GetFlag(FLAGS_task_redrive_after_seconds);
+  c.task_max_attempts = absl::GetFlag(FLAGS_task_max_attempts);
+  c.task_time_to_live_hours = absl::GetFlag(FLAGS_task_time_to_live_hours);
+  c.delayed_delete_seconds = absl::GetFlag(FLAGS_delayed_delete_seconds);
   c.list_limit_default = absl::GetFlag(FLAGS_list_limit_default);
   c.list_limit_max = absl::GetFlag(FLAGS_list_limit_max);
   c.probe_target = absl::GetFlag(FLAGS_probe_target);
@@ -138,6 +166,9 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positiona
            AtLeast("sweep_interval_ms", c.sweep_interval_ms, 1),
            AtLeast("task_redrive_interval_ms", c.task_redrive_interval_ms, 1),
            AtLeast("task_redrive_after_seconds", c.task_redrive_after_seconds, 1),
+           AtLeast("task_max_attempts", c.task_max_attempts, 1),
+           AtLeast("task_time_to_live_hours", c.task_time_to_live_hours, 1),
+           AtLeast("delayed_delete_seconds", c.delayed_delete_seconds, 0),
            AtLeast("list_limit_default", c.list_limit_default, 1),
            AtLeast("list_limit_max", c.list_limit_max, 1),
        }) {

@@ -11,7 +11,7 @@
 
 namespace gaze::metadata {
 
-enum class Command { kServe, kMigrate, kProbe };
+enum class Command { kServe, kMigrate, kProbe, kRestore };
 
 struct Config {
   Command command = Command::kServe;
@@ -27,6 +27,9 @@ struct Config {
   int sweep_interval_ms = 0;
   int task_redrive_interval_ms = 0;
   int task_redrive_after_seconds = 0;
+  int task_max_attempts = 0;
+  int task_time_to_live_hours = 0;
+  int delayed_delete_seconds = 0;  // 0 = off
   int list_limit_default = 0;
   int list_limit_max = 0;
   ImageLimits image_limits;
@@ -34,10 +37,12 @@ struct Config {
   ProjectQuotas quotas;    // loaded from quota_file
   log::Level log_level = log::Level::kInfo;
   std::string probe_target;  // "host:port"; defaults to 127.0.0.1:<grpc_port>
+  std::string restore_image_id;  // `restore IMAGE_ID`
 };
 
 // Builds the Config from the current flag values and the positional arguments (the command:
-// "serve" (default), "migrate" or "probe"). INVALID_ARGUMENT names the offending flag.
+// "serve" (default), "migrate", "probe" or "restore IMAGE_ID"). INVALID_ARGUMENT names the
+// offending flag or argument.
 absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& positional);
 
 // Parses argv and the environment; on any invalid value prints the reason and exits with 2

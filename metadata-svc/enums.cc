@@ -45,6 +45,7 @@ constexpr std::pair<v1::MemberStatus, const char*> kMemberStatuses[] = {
 
 constexpr std::pair<v1::TaskType, const char*> kTaskTypes[] = {
     {v1::TASK_TYPE_DELETE_DATA, "delete_data"},
+    {v1::TASK_TYPE_IMPORT, "api_image_import"},
 };
 
 constexpr std::pair<v1::TaskStatus, const char*> kTaskStatuses[] = {
@@ -52,6 +53,13 @@ constexpr std::pair<v1::TaskStatus, const char*> kTaskStatuses[] = {
     {v1::TASK_STATUS_PROCESSING, "processing"},
     {v1::TASK_STATUS_SUCCESS, "success"},
     {v1::TASK_STATUS_FAILURE, "failure"},
+};
+
+constexpr std::pair<v1::ImportMethod, const char*> kImportMethods[] = {
+    {v1::IMPORT_METHOD_GLANCE_DIRECT, "glance-direct"},
+    {v1::IMPORT_METHOD_WEB_DOWNLOAD, "web-download"},
+    {v1::IMPORT_METHOD_COPY_IMAGE, "copy-image"},
+    {v1::IMPORT_METHOD_GLANCE_DOWNLOAD, "glance-download"},
 };
 
 }  // namespace
@@ -79,6 +87,11 @@ v1::TaskType ParseTaskType(std::string_view t) {
 const char* TaskStatusName(v1::TaskStatus s) { return NameOf(kTaskStatuses, s); }
 v1::TaskStatus ParseTaskStatus(std::string_view t) {
   return ValueOf(kTaskStatuses, t, v1::TASK_STATUS_UNSPECIFIED);
+}
+
+const char* ImportMethodName(v1::ImportMethod m) { return NameOf(kImportMethods, m); }
+v1::ImportMethod ParseImportMethod(std::string_view t) {
+  return ValueOf(kImportMethods, t, v1::IMPORT_METHOD_UNSPECIFIED);
 }
 
 }  // namespace gaze::metadata

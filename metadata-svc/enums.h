@@ -1,5 +1,5 @@
 // The text stored in PostgreSQL for each API enum, and back. Stored values are Glance's
-// lower-case names ("queued", "public", "delete_data", ...).
+// lower-case names ("queued", "public", "api_image_import", ...).
 #pragma once
 
 #include <string_view>
@@ -23,5 +23,9 @@ v1::TaskType ParseTaskType(std::string_view text);
 
 const char* TaskStatusName(v1::TaskStatus status);
 v1::TaskStatus ParseTaskStatus(std::string_view text);
+
+// Glance's import method names ("glance-direct", "web-download", ...).
+const char* ImportMethodName(v1::ImportMethod method);
+v1::ImportMethod ParseImportMethod(std::string_view text);
 
 }  // namespace gaze::metadata

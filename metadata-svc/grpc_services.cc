@@ -18,6 +18,12 @@ std::string RequestIdOf(const grpc::ServerContext& ctx) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// The stored name of `status`, "" for UNSPECIFIED (nothing changed).
+const char* NameOf(v1::ImageStatus status) {
+  const char* name = ImageStatusName(status);
+  return name != nullptr ? name : "";
+}
+
 // Codes that mean the service, not the caller, has a problem.
 bool IsServerError(absl::StatusCode code) {
   switch (code) {
@@ -112,10 +118,11 @@ class ImageServiceImpl final : public v1::ImageService::Service {
     Rpc rpc(ctx, "DeleteImage", req->id());
     auto r = images_.DeleteImage(*req, rpc.request_id());
     if (!r.ok()) return rpc.Fail(r.status());
-    *resp = std::move(*r);
+    *resp = std::move(r->response);
     log::Info("image deleted")
         .RequestId(rpc.request_id())
         .Field("image_id", req->id())
+        .Field("status", NameOf(r->status))
         .Field("task_id", resp->task_id());
     return grpc::Status::OK;
   }
@@ -129,6 +136,7 @@ class ImageServiceImpl final : public v1::ImageService::Service {
     auto line = log::Info("upload started");
     line.RequestId(rpc.request_id())
         .Field("image_id", req->id())
+        .Field("status", NameOf(resp->image().status()))
         .Field("upload_id", req->upload_id())
         .Field("holder", req->holder())
         .Field("lease_seconds", req->lease_seconds());
@@ -156,6 +164,7 @@ class ImageServiceImpl final : public v1::ImageService::Service {
         .RequestId(rpc.request_id())
         .Field("image_id", req->id())
         .Field("upload_id", req->upload_id())
+        .Field("status", NameOf(resp->status()))
         .Field("size", req->size());
     return grpc::Status::OK;
   }
@@ -255,9 +264,52 @@ class ImageServiceImpl final : public v1::ImageService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status StartImport(grpc::ServerContext* ctx, const v1::StartImportRequest* req,
+                           v1::StartImportResponse* resp) override {
+    Rpc rpc(ctx, "StartImport", req->id());
+    auto r = images_.StartImport(*req, rpc.request_id());
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(r->response);
+    if (!r->preempted_task_id.empty()) {
+      log::Warning("stale import lock broken")
+          .RequestId(rpc.request_id())
+          .Field("image_id", req->id())
+          .Field("stale_task_id", r->preempted_task_id);
+    }
+    log::Info("import started")
+        .RequestId(rpc.request_id())
+        .Field("image_id", req->id())
+        .Field("method", v1::ImportMethod_Name(req->method()))
+        .Field("status", NameOf(resp->image().status()))
+        .Field("task_id", resp->task_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RestoreImage(grpc::ServerContext* ctx, const v1::RestoreImageRequest* req,
+                            v1::Image* resp) override {
+    Rpc rpc(ctx, "RestoreImage", req->id());
+    auto r = images_.RestoreImage(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(r->image);
+    log::Info("image restored")
+        .RequestId(rpc.request_id())
+        .Field("image_id", resp->id())
+        .Field("status", NameOf(resp->status()))
+        .Field("cancelled_task_id", r->cancelled_task_id);
+    return grpc::Status::OK;
+  }
+
  private:
   ImageRepository& images_;
 };
+
+// The fields every log line about a task's end carries.
+void LogOutcome(log::Line& line, const TaskOutcome& outcome) {
+  line.Field("status", TaskStatusName(outcome.status))
+      .Field("image_id", outcome.image_id)
+      .Field("image_status", NameOf(outcome.image_status))
+      .Field("cleanup_task_id", outcome.cleanup_task_id);
+}
 
 class TaskServiceImpl final : public v1::TaskService::Service {
  public:
@@ -268,13 +320,18 @@ class TaskServiceImpl final : public v1::TaskService::Service {
     Rpc rpc(ctx, "ClaimTask", req->task_id());
     auto r = tasks_.ClaimTask(*req);
     if (!r.ok()) return rpc.Fail(r.status());
-    *resp = std::move(*r);
+    *resp = std::move(r->response);
     log::Info("task claim")
         .RequestId(rpc.request_id())
         .Field("task_id", req->task_id())
         .Field("worker_id", req->worker_id())
         .Field("outcome", v1::ClaimOutcome_Name(resp->outcome()))
         .Field("attempts", resp->task().attempts());
+    if (r->gave_up) {
+      auto line = log::Error("task failed after too many attempts");
+      line.RequestId(rpc.request_id()).Field("task_id", req->task_id());
+      LogOutcome(line, *r->gave_up);
+    }
     return grpc::Status::OK;
   }
 
@@ -283,12 +340,53 @@ class TaskServiceImpl final : public v1::TaskService::Service {
     Rpc rpc(ctx, "CompleteTask", req->task_id());
     auto r = tasks_.CompleteTask(*req);
     if (!r.ok()) return rpc.Fail(r.status());
-    log::Info("task finished")
-        .RequestId(rpc.request_id())
+    auto line = log::Info("task finished");
+    line.RequestId(rpc.request_id())
         .Field("task_id", req->task_id())
         .Field("worker_id", req->worker_id())
-        .Field("status", TaskStatusName(*r))
         .Field("message", req->message());
+    LogOutcome(line, *r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RenewTask(grpc::ServerContext* ctx, const v1::RenewTaskRequest* req,
+                         v1::RenewTaskResponse*) override {
+    Rpc rpc(ctx, "RenewTask", req->task_id());
+    if (absl::Status s = tasks_.RenewTask(*req); !s.ok()) return rpc.Fail(s);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FinishImport(grpc::ServerContext* ctx, const v1::FinishImportRequest* req,
+                            v1::FinishImportResponse* resp) override {
+    Rpc rpc(ctx, "FinishImport", req->task_id());
+    auto r = tasks_.FinishImport(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    resp->set_status(r->status);
+    auto line = log::Info(r->replay ? "import finish repeated" : "import finished");
+    line.RequestId(rpc.request_id())
+        .Field("task_id", req->task_id())
+        .Field("worker_id", req->worker_id())
+        .Field("reported_success", req->success())
+        .Field("message", req->message());
+    LogOutcome(line, *r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
+                         v1::ListTasksResponse* resp) override {
+    Rpc rpc(ctx, "ListTasks", req->image_id());
+    auto r = tasks_.ListTasks(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req,
+                       v1::Task* resp) override {
+    Rpc rpc(ctx, "GetTask", req->id());
+    auto r = tasks_.GetTask(*req);
+    if (!r.ok()) return rpc.Fail(r.status());
+    *resp = std::move(*r);
     return grpc::Status::OK;
   }
 

@@ -11,6 +11,27 @@
 
 namespace gaze::metadata {
 
+// What DeleteImage did.
+struct DeletedImage {
+  v1::DeleteImageResponse response;
+  // DELETED, or PENDING_DELETE when the data waits for the delayed delete.
+  v1::ImageStatus status = v1::IMAGE_STATUS_UNSPECIFIED;
+};
+
+// What StartImport did.
+struct StartedImport {
+  v1::StartImportResponse response;
+  // The task whose stale import lock was broken (now failed), or "".
+  std::string preempted_task_id;
+};
+
+// What RestoreImage did.
+struct RestoredImage {
+  v1::Image image;
+  // The delete_data task it cancelled.
+  std::string cancelled_task_id;
+};
+
 // An upload whose lease expired, as the sweeper released it.
 struct ReleasedUpload {
   std::string image_id;
@@ -32,8 +53,8 @@ class ImageRepository {
       const v1::ListImagesRequest& request) = 0;
   virtual absl::StatusOr<v1::Image> UpdateImage(const v1::UpdateImageRequest& request) = 0;
   // `request_id` is stamped on the delete_data task it may create.
-  virtual absl::StatusOr<v1::DeleteImageResponse> DeleteImage(const v1::DeleteImageRequest& request,
-                                                              const std::string& request_id) = 0;
+  virtual absl::StatusOr<DeletedImage> DeleteImage(const v1::DeleteImageRequest& request,
+                                                   const std::string& request_id) = 0;
 
   virtual absl::StatusOr<v1::BeginUploadResponse> BeginUpload(
       const v1::BeginUploadRequest& request) = 0;
@@ -43,8 +64,9 @@ class ImageRepository {
   // True when an upload was released, false when there was none (idempotent).
   virtual absl::StatusOr<bool> AbortUpload(const v1::AbortUploadRequest& request) = 0;
 
-  // Releases up to `limit` uploads whose lease expired: saving -> queued, upload cleared, and a
-  // delete_data task for the partial object, all in one transaction. Safe to run from any
+  // Releases up to `limit` uploads whose lease expired: saving (or uploading, for staging) ->
+  // queued, upload cleared, and a delete_data task for the partial object, all in one
+  // transaction. Safe to run from any
   // number of replicas at once (rows another sweeper holds are skipped).
   virtual absl::StatusOr<std::vector<ReleasedUpload>> SweepExpiredUploads(int limit) = 0;
 
@@ -59,6 +81,11 @@ class ImageRepository {
   virtual absl::Status DeleteMember(const v1::DeleteMemberRequest& request) = 0;
 
   virtual absl::StatusOr<v1::GetUsageResponse> GetUsage(const v1::GetUsageRequest& request) = 0;
+
+  // `request_id` is stamped on the import task.
+  virtual absl::StatusOr<StartedImport> StartImport(const v1::StartImportRequest& request,
+                                                    const std::string& request_id) = 0;
+  virtual absl::StatusOr<RestoredImage> RestoreImage(const v1::RestoreImageRequest& request) = 0;
 };
 
 }  // namespace gaze::metadata

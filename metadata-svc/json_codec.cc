@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "metadata-svc/enums.h"
 
 namespace gaze::metadata {
 namespace {
@@ -94,6 +95,40 @@ absl::Status DeleteDataInputFromJson(std::string_view text, v1::DeleteDataInput*
     return absl::InternalError("delete_data task input has no \"urls\" array");
   }
   for (const json& url : *urls) out->add_urls(AsString(url));
+  return absl::OkStatus();
+}
+
+std::string ImportInputToJson(const v1::ImportInput& input) {
+  const char* method = ImportMethodName(input.method());
+  return Dump(json{{"method", method != nullptr ? method : ""},
+                   {"uri", input.uri()},
+                   {"staging_url", input.staging_url()},
+                   {"disk_format", input.disk_format()},
+                   {"container_format", input.container_format()}});
+}
+
+absl::Status ImportInputFromJson(std::string_view text, v1::ImportInput* out) {
+  json j;
+  if (absl::Status s = Parse(text, &j); !s.ok()) return s;
+  if (!j.is_object()) return absl::InternalError("import task input is not an object");
+  auto text_of = [&](const char* key) {
+    auto it = j.find(key);
+    return it == j.end() ? std::string() : AsString(*it);
+  };
+  out->set_method(ParseImportMethod(text_of("method")));
+  out->set_uri(text_of("uri"));
+  out->set_staging_url(text_of("staging_url"));
+  out->set_disk_format(text_of("disk_format"));
+  out->set_container_format(text_of("container_format"));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateJsonObject(std::string_view text, std::string_view what) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(absl::string_view(what.data(), what.size()), " must be a JSON object"));
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 // JSON forms of the jsonb columns: images.properties ({"k": "v"}), images.locations
-// ([{"url": ..., "metadata": {...}}]), images.tags read as to_json(tags), and tasks.input.
+// ([{"url": ..., "metadata": {...}}]), images.tags read as to_json(tags), tasks.input (the
+// typed input of each task type) and tasks.input_json / tasks.result (Glance's objects).
 #pragma once
 
 #include <string>
@@ -27,5 +28,13 @@ absl::Status StringsFromJson(std::string_view json,
 
 std::string DeleteDataInputToJson(const v1::DeleteDataInput& input);
 absl::Status DeleteDataInputFromJson(std::string_view json, v1::DeleteDataInput* out);
+
+// {"method": "glance-direct", "uri": ..., "staging_url": ..., "disk_format": ...,
+// "container_format": ...}; the method by its Glance name.
+std::string ImportInputToJson(const v1::ImportInput& input);
+absl::Status ImportInputFromJson(std::string_view json, v1::ImportInput* out);
+
+// INVALID_ARGUMENT unless `json` is a JSON object (what Glance's task input and result are).
+absl::Status ValidateJsonObject(std::string_view json, std::string_view what);
 
 }  // namespace gaze::metadata

@@ -56,5 +56,31 @@ TEST(JsonCodecTest, TagsAndDeleteDataInput) {
   EXPECT_FALSE(DeleteDataInputFromJson("{}", &out).ok());
 }
 
+TEST(JsonCodecTest, ImportInputRoundTrip) {
+  v1::ImportInput in;
+  in.set_method(v1::IMPORT_METHOD_GLANCE_DIRECT);
+  in.set_staging_url("file:///staging/x");
+  in.set_disk_format("qcow2");
+  in.set_container_format("bare");
+  v1::ImportInput out;
+  ASSERT_TRUE(ImportInputFromJson(ImportInputToJson(in), &out).ok());
+  EXPECT_EQ(out.method(), v1::IMPORT_METHOD_GLANCE_DIRECT);
+  EXPECT_EQ(out.staging_url(), "file:///staging/x");
+  EXPECT_EQ(out.uri(), "");
+  EXPECT_EQ(out.disk_format(), "qcow2");
+  EXPECT_EQ(out.container_format(), "bare");
+  EXPECT_NE(ImportInputToJson(in).find(R"("method":"glance-direct")"), std::string::npos);
+  EXPECT_FALSE(ImportInputFromJson("[]", &out).ok());
+}
+
+TEST(JsonCodecTest, JsonObjectsOnly) {
+  EXPECT_TRUE(ValidateJsonObject(R"({"method": {"name": "web-download"}})", "body").ok());
+  for (const char* bad : {"", "[]", "3", "{", "\"x\""}) {
+    absl::Status s = ValidateJsonObject(bad, "request_json");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(s.message(), "request_json must be a JSON object");
+  }
+}
+
 }  // namespace
 }  // namespace gaze::metadata

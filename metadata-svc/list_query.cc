@@ -294,7 +294,14 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
   SqlParams params;
   std::vector<std::string> branches = ListVisibilityBranches(request.caller(), filter, params);
   std::vector<std::string> where;
-  where.push_back("i.status <> 'killed'");
+  // Killed images are legacy and never listed; pending_delete ones (awaiting the delayed
+  // delete) only for an admin who asks for that status, as in Glance.
+  const bool pending_delete_asked =
+      request.caller().is_admin() &&
+      std::find(filter.statuses().begin(), filter.statuses().end(),
+                v1::IMAGE_STATUS_PENDING_DELETE) != filter.statuses().end();
+  where.push_back(pending_delete_asked ? "i.status <> 'killed'"
+                                       : "i.status NOT IN ('killed', 'pending_delete')");
   if (absl::Status s = AddFilters(filter, params, where); !s.ok()) return s;
   if (!request.marker().empty()) {
     if (!IsUuid(request.marker())) return absl::InvalidArgumentError("marker not found");

@@ -74,7 +74,7 @@ TEST(BuildListQueryTest, DefaultQueryForNonAdminIsAUnionOfIndexFriendlyBranches)
   auto q = BuildListQuery(Request("p1"), {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok()) << q.status();
   const std::string rest =
-      " AND i.status <> 'killed' AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+      " AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
       "LIMIT $2::bigint";
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM ("
@@ -100,9 +100,27 @@ TEST(BuildListQueryTest, AdminDefaultExcludesOtherProjectsCommunityImages) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM images i WHERE NOT i.deleted AND (i.visibility <> 'community' OR "
-            "i.owner = $1::text) AND i.status <> 'killed' AND NOT i.os_hidden ORDER BY "
+            "i.owner = $1::text) AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY "
             "i.created_at DESC, i.id DESC LIMIT $2::bigint");
   EXPECT_EQ(q->params[0], "adm");
+}
+
+// Images awaiting a delayed delete are listed only for an admin who asks for their status.
+TEST(BuildListQueryTest, PendingDeleteOnlyForAdminsWhoAskForIt) {
+  for (bool admin : {false, true}) {
+    auto r = Request("p1", admin);
+    r.mutable_filter()->add_statuses(v1::IMAGE_STATUS_ACTIVE);
+    auto q = BuildListQuery(r, {25, 1000}, "i.id");
+    ASSERT_TRUE(q.ok());
+    EXPECT_NE(q->sql.find("i.status NOT IN ('killed', 'pending_delete')"), std::string::npos);
+    r.mutable_filter()->add_statuses(v1::IMAGE_STATUS_PENDING_DELETE);
+    q = BuildListQuery(r, {25, 1000}, "i.id");
+    ASSERT_TRUE(q.ok());
+    const bool excluded =
+        q->sql.find("i.status NOT IN ('killed', 'pending_delete')") != std::string::npos;
+    EXPECT_EQ(excluded, !admin) << q->sql;
+    EXPECT_EQ(q->sql.find("i.status <> 'killed'") != std::string::npos, admin) << q->sql;
+  }
 }
 
 // The visibility part of the query for `caller` and `filter`: one fragment per branch.
@@ -161,7 +179,7 @@ TEST(BuildListQueryTest, ExplicitVisibilityAndAll) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM images i WHERE NOT i.deleted AND i.visibility = 'community' AND "
-            "i.status <> 'killed' AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+            "i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
             "LIMIT $1::bigint");  // every parameter is used, or it would have no type
   EXPECT_EQ(q->params, (std::vector<std::string>{"25"}));
 

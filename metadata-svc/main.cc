@@ -1,11 +1,12 @@
 // metadata-svc: wiring only. Reads the config, migrates the schema, builds the pool,
 // repositories, gRPC server, outbox relay, upload sweeper and task re-drive, and drains on
-// SIGTERM.
+// SIGTERM; or runs one of the operator commands (migrate, probe, restore).
 #include <algorithm>
 #include <cstdlib>
 
 #include "absl/time/clock.h"
 #include "metadata-svc/config.h"
+#include "metadata-svc/enums.h"
 #include "metadata-svc/health_probe.h"
 #include "metadata-svc/migrations.h"
 #include "metadata-svc/migrator.h"
@@ -14,10 +15,12 @@
 #include "metadata-svc/pg_pool.h"
 #include "metadata-svc/pg_statements.h"
 #include "metadata-svc/pg_task_repository.h"
+#include "metadata-svc/restore_client.h"
 #include "metadata-svc/server.h"
 #include "metadata-svc/task_redriver.h"
 #include "metadata-svc/upload_sweeper.h"
 #include "services/amqp/amqp.h"
+#include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/shutdown.h"
 
@@ -67,13 +70,21 @@ int Serve(const Config& config) {
                .size = config.pg_pool_size,
                .acquire_timeout = absl::Milliseconds(config.pg_acquire_timeout_ms)},
               stmt::PrepareStatements);
-  PgImageRepository images(
-      pool, {.default_limit = config.list_limit_default, .max_limit = config.list_limit_max},
-      config.image_limits, config.quotas);
+  const ListLimits limits{.default_limit = config.list_limit_default,
+                          .max_limit = config.list_limit_max};
+  const absl::Duration task_time_to_live = absl::Hours(config.task_time_to_live_hours);
+  PgImageRepository images(pool, limits, config.image_limits, config.quotas,
+                           {.delayed_delete = absl::Seconds(config.delayed_delete_seconds),
+                            .task_time_to_live = task_time_to_live});
   if (!config.quota_file.empty()) {
     log::Info("per-project quotas on").Field("file", config.quota_file);
   }
-  PgTaskRepository tasks(pool);
+  if (config.delayed_delete_seconds > 0) {
+    log::Info("delayed delete on").Field("delay_seconds", config.delayed_delete_seconds);
+  }
+  PgTaskRepository tasks(
+      pool, {.max_attempts = config.task_max_attempts, .time_to_live = task_time_to_live},
+      limits, config.quotas);
 
   auto server = MetadataServer::Start(
       {.listen_address = config.grpc_listen, .port = config.grpc_port}, images, tasks);
@@ -110,6 +121,25 @@ int Serve(const Config& config) {
   return 0;
 }
 
+int Restore(const Config& config) {
+  const std::string request_id = NewRequestId();
+  auto image =
+      RestoreImageAt(config.probe_target, config.restore_image_id, request_id, absl::Seconds(30));
+  if (!image.ok()) {
+    log::Error("cannot restore the image")
+        .RequestId(request_id)
+        .Field("target", config.probe_target)
+        .Field("image_id", config.restore_image_id)
+        .Field("error", image.status().ToString());
+    return 1;
+  }
+  log::Info("image restored")
+      .RequestId(request_id)
+      .Field("image_id", image->id())
+      .Field("status", ImageStatusName(image->status()));
+  return 0;
+}
+
 int Probe(const Config& config) {
   absl::Status s = ProbeHealth(config.probe_target, absl::Seconds(5));
   if (!s.ok()) {
@@ -134,6 +164,8 @@ int main(int argc, char** argv) {
       return gaze::metadata::Probe(config);
     case gaze::metadata::Command::kMigrate:
       return gaze::metadata::Migrate(config) ? 0 : 1;
+    case gaze::metadata::Command::kRestore:
+      return gaze::metadata::Restore(config);
     case gaze::metadata::Command::kServe:
       return gaze::metadata::Serve(config);
   }

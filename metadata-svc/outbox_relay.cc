@@ -17,11 +17,7 @@ namespace gaze::metadata {
 namespace {
 
 constexpr char kChannel[] = "gaze_outbox";
-// $1 batch -> id, task_id, type, request_id of the oldest rows no other relay holds.
 constexpr char kLockBatch[] = "outbox_lock_batch";
-constexpr char kLockBatchSql[] =
-    "SELECT id, task_id::text, type, request_id FROM outbox ORDER BY id "
-    "LIMIT $1 FOR UPDATE SKIP LOCKED";
 // $1 ids bigint[]
 constexpr char kDeleteRows[] = "outbox_delete_rows";
 constexpr char kDeleteRowsSql[] = "DELETE FROM outbox WHERE id = ANY($1::bigint[])";
@@ -57,7 +53,7 @@ struct OutboxRelay::Impl {
 
   void Connect() {
     conn = std::make_unique<pqxx::connection>(options.dsn);
-    conn->prepare(kLockBatch, kLockBatchSql);
+    conn->prepare(kLockBatch, OutboxRelay::kLockBatchSql);
     conn->prepare(kDeleteRows, kDeleteRowsSql);
     listener = std::make_unique<Listener>(*conn, &notified);
   }

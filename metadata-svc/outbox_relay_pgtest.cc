@@ -69,7 +69,7 @@ class OutboxRelayTest : public testing::PgTest {
     del.set_id(id);
     auto r = images_->DeleteImage(del, request_id);
     EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->task_id() : "";
+    return r.ok() ? r->response.task_id() : "";
   }
 
   size_t Confirmed() {

@@ -13,6 +13,7 @@
 #include "metadata-svc/pg_quota.h"
 #include "metadata-svc/pg_rows.h"
 #include "metadata-svc/pg_statements.h"
+#include "metadata-svc/pg_task_tx.h"
 #include "metadata-svc/sql_params.h"
 #include "services/common/ids.h"
 
@@ -35,22 +36,19 @@ absl::Status ValidateLease(int32_t seconds) {
   return absl::OkStatus();
 }
 
-// Queues a delete_data task (and its outbox row) for `urls`; returns the task id.
-std::string InsertDeleteDataTask(pqxx::work& tx, const std::string& image_id,
-                                 const std::string& request_id,
-                                 const google::protobuf::RepeatedPtrField<std::string>& urls) {
-  v1::DeleteDataInput input;
-  *input.mutable_urls() = urls;
-  pqxx::result r = tx.exec_prepared(stmt::kInsertTask, TaskTypeName(v1::TASK_TYPE_DELETE_DATA),
-                                    image_id, request_id, DeleteDataInputToJson(input));
-  return r[0][0].as<std::string>();
+std::optional<std::string> OwnerOf(const v1::Image& image) {
+  return Opt(image.has_owner(), image.owner());
 }
 
 }  // namespace
 
 PgImageRepository::PgImageRepository(PgPool& pool, ListLimits limits, ImageLimits image_limits,
-                                     ProjectQuotas quotas)
-    : pool_(pool), limits_(limits), image_limits_(image_limits), quotas_(std::move(quotas)) {}
+                                     ProjectQuotas quotas, LifecycleOptions lifecycle)
+    : pool_(pool),
+      limits_(limits),
+      image_limits_(image_limits),
+      quotas_(std::move(quotas)),
+      lifecycle_(lifecycle) {}
 
 absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRequest& request) {
   auto image = NewImage(request);
@@ -137,10 +135,9 @@ absl::StatusOr<v1::Image> PgImageRepository::UpdateImage(const v1::UpdateImageRe
   });
 }
 
-absl::StatusOr<v1::DeleteImageResponse> PgImageRepository::DeleteImage(
-    const v1::DeleteImageRequest& request, const std::string& request_id) {
-  using Response = v1::DeleteImageResponse;
-  return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
+absl::StatusOr<DeletedImage> PgImageRepository::DeleteImage(const v1::DeleteImageRequest& request,
+                                                            const std::string& request_id) {
+  return pool_.Run<DeletedImage>([&](Conn& c) -> absl::StatusOr<DeletedImage> {
     pqxx::work tx(c);
     auto image = LockForModify(tx, request.caller(), request.id());
     if (!image.ok()) return image.status();
@@ -148,18 +145,48 @@ absl::StatusOr<v1::DeleteImageResponse> PgImageRepository::DeleteImage(
       return absl::PermissionDeniedError(
           absl::StrCat("Image ", image->id(), " is protected and cannot be deleted."));
     }
-    tx.exec_prepared0(stmt::kDeleteImage, image->id());
-    tx.exec_prepared0(stmt::kDeleteImageMembers, image->id());
-    Response response;
+    pqxx::row internals = tx.exec_prepared1(stmt::kImageInternals, image->id());
+    const std::string staging_url = internals[0].as<std::string>();
+    DeletedImage deleted;
+    deleted.status = v1::IMAGE_STATUS_DELETED;
+    auto tombstone = [&] {
+      tx.exec_prepared0(stmt::kDeleteImage, image->id());
+      tx.exec_prepared0(stmt::kDeleteImageMembers, image->id());
+    };
+    if (image->status() == v1::IMAGE_STATUS_PENDING_DELETE) {
+      // An admin deleting an image that awaits the delayed delete ends the wait of the image,
+      // not of its data: the pending delete_data task still runs when its delay is over.
+      tombstone();
+      deleted.response.set_task_id(internals[1].as<std::string>());
+      tx.commit();
+      return deleted;
+    }
     // An upload in flight keeps its object and upload_* columns: the uploader owns them until
     // it finishes (CompleteUpload then fails) or its lease expires (the sweeper cleans up).
-    google::protobuf::RepeatedPtrField<std::string> urls;
-    for (const v1::Location& loc : image->locations()) urls.Add(std::string(loc.url()));
-    if (!urls.empty()) {
-      response.set_task_id(InsertDeleteDataTask(tx, image->id(), request_id, urls));
+    // Likewise an import owns the staged data it consumes and deletes it when it ends; staged
+    // data waiting for an import goes with the image.
+    std::vector<std::string> urls;
+    for (const v1::Location& loc : image->locations()) urls.push_back(loc.url());
+    if (!staging_url.empty() && image->status() != v1::IMAGE_STATUS_IMPORTING) {
+      urls.push_back(staging_url);
+    }
+    TaskOrigin origin{.image_id = image->id(),
+                      .owner = OwnerOf(*image),
+                      .request_id = request_id,
+                      .user_id = request.caller().user_id()};
+    if (lifecycle_.delayed_delete > absl::ZeroDuration() && image->locations_size() > 0) {
+      // Glance's delayed delete: the image waits in pending_delete (invisible to everyone but
+      // admins) until its data is deleted, and can be restored until then.
+      std::string task_id = InsertDeleteDataTask(tx, origin, urls, lifecycle_.delayed_delete);
+      tx.exec_prepared0(stmt::kPendingDeleteImage, image->id(), task_id);
+      deleted.response.set_task_id(task_id);
+      deleted.status = v1::IMAGE_STATUS_PENDING_DELETE;
+    } else {
+      tombstone();
+      if (!urls.empty()) deleted.response.set_task_id(InsertDeleteDataTask(tx, origin, urls));
     }
     tx.commit();
-    return response;
+    return deleted;
   });
 }
 
@@ -172,40 +199,50 @@ absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
   if (request.declared_size() < 0) {
     return absl::InvalidArgumentError("declared_size must be non-negative");
   }
+  if (!v1::UploadTarget_IsValid(request.target())) {
+    return absl::InvalidArgumentError(absl::StrCat("Invalid upload target: ", request.target()));
+  }
+  // Staging (PUT /stage) fills the staging area, not the image: the formats are not needed yet,
+  // and the bytes count against image_stage_total instead of image_size_total.
+  const bool staging = request.target() == v1::UPLOAD_TARGET_STAGING;
+  const char* target_status = staging ? "uploading" : "saving";
+  const QuotaResource size_quota =
+      staging ? QuotaResource::kImageStageTotal : QuotaResource::kImageSizeTotal;
   using Response = v1::BeginUploadResponse;
   return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
     pqxx::work tx(c);
     auto image = LockForModify(tx, request.caller(), request.id());
     if (!image.ok()) return image.status();
-    if (!image->has_disk_format() || !image->has_container_format()) {
+    if (!staging && (!image->has_disk_format() || !image->has_container_format())) {
       return absl::InvalidArgumentError(
           "Properties disk_format, container_format must be set prior to saving data.");
     }
     auto transition_error = [&] {
       return absl::FailedPreconditionError(absl::StrCat("Image status transition from ",
-                                                        ImageStatusName(image->status()),
-                                                        " to saving is not allowed"));
+                                                        ImageStatusName(image->status()), " to ",
+                                                        target_status, " is not allowed"));
     };
+    // Also refuses a second staging: the image is uploading once data is staged.
     if (image->status() != v1::IMAGE_STATUS_QUEUED) return transition_error();
-    // The image entering saving counts as uploading; its size as declared (if at all) counts
-    // against image_size_total. CompleteUpload checks the real size.
+    // The image entering saving or uploading counts as uploading; its size as declared (if at
+    // all) counts against the size quota. CompleteUpload checks the real size.
     std::optional<ProjectUsage> usage;
     if (image->has_owner()) {
-      auto enforced = EnforceQuota(tx, quotas_, image->owner(),
-                                   {{QuotaResource::kImageCountUploading, 1},
-                                    {QuotaResource::kImageSizeTotal, request.declared_size()}});
+      auto enforced =
+          EnforceQuota(tx, quotas_, image->owner(),
+                       {{QuotaResource::kImageCountUploading, 1}, {size_quota, request.declared_size()}});
       if (!enforced.ok()) return enforced.status();
       usage = *enforced;
     }
     pqxx::result r =
         tx.exec_prepared(stmt::kBeginUpload, image->id(), request.upload_id(), request.object_url(),
-                         request.holder(), request.lease_seconds());
+                         request.holder(), request.lease_seconds(), target_status);
     if (r.empty()) return transition_error();
     Response response;
     if (absl::Status s = DecodeImage(r[0], 0, response.mutable_image()); !s.ok()) return s;
     SetTimestamp(r[0][kImageColumnCount].as<int64_t>(), response.mutable_lease_expires_at());
     if (usage) {
-      if (auto remaining = quotas_.RemainingBytes(image->owner(), *usage)) {
+      if (auto remaining = quotas_.RemainingBytes(image->owner(), size_quota, *usage)) {
         response.set_remaining_bytes(*remaining);
       }
     }
@@ -252,14 +289,28 @@ absl::StatusOr<v1::Image> PgImageRepository::CompleteUpload(
   if (!IsUuid(request.id())) return gone();
   return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
     pqxx::work tx(c);
-    // The real size is checked against image_size_total under the project's quota lock; over
-    // the limit, nothing changes and the uploader aborts and removes its bytes.
+    // The real size is checked against image_size_total (image_stage_total for staging) under
+    // the project's quota lock; over the limit, nothing changes and the uploader aborts and
+    // removes its bytes.
     pqxx::result upload = tx.exec_prepared(stmt::kLockUpload, request.id(), request.upload_id());
     if (upload.empty()) return gone();
+    const bool staging = upload[0][1].as<std::string>() == "uploading";
     if (!upload[0][0].is_null()) {
-      auto usage = EnforceQuota(tx, quotas_, upload[0][0].as<std::string>(),
-                                {{QuotaResource::kImageSizeTotal, request.size()}});
+      auto usage = EnforceQuota(
+          tx, quotas_, upload[0][0].as<std::string>(),
+          {{staging ? QuotaResource::kImageStageTotal : QuotaResource::kImageSizeTotal,
+            request.size()}});
       if (!usage.ok()) return usage.status();
+    }
+    if (staging) {
+      // The staged object and its size; the image stays uploading until an import takes it.
+      // Checksums are the import's business: it may convert the data.
+      pqxx::result r = tx.exec_prepared(stmt::kCompleteStaging, request.id(), request.upload_id(),
+                                        request.size(), request.location().url());
+      if (r.empty()) return gone();
+      auto image = DecodeFirst(r);
+      if (image.ok()) tx.commit();
+      return image;
     }
     std::optional<int64_t> virtual_size;
     if (request.has_virtual_size()) virtual_size = request.virtual_size();
@@ -299,9 +350,9 @@ absl::StatusOr<std::vector<ReleasedUpload>> PgImageRepository::SweepExpiredUploa
       u.status_after = after[0][0].as<std::string>();
       if (!u.object_url.empty()) {
         u.request_id = NewRequestId();
-        google::protobuf::RepeatedPtrField<std::string> urls;
-        urls.Add(std::string(u.object_url));
-        u.task_id = InsertDeleteDataTask(tx, u.image_id, u.request_id, urls);
+        TaskOrigin origin{.image_id = u.image_id, .request_id = u.request_id};
+        if (!row[4].is_null()) origin.owner = row[4].as<std::string>();
+        u.task_id = InsertDeleteDataTask(tx, origin, {u.object_url});
       }
       released.push_back(std::move(u));
     }

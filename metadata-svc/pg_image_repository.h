@@ -4,6 +4,7 @@
 // exceed them.
 #pragma once
 
+#include "absl/time/time.h"
 #include "metadata-svc/image_repository.h"
 #include "metadata-svc/list_query.h"
 #include "metadata-svc/pg_pool.h"
@@ -11,19 +12,29 @@
 
 namespace gaze::metadata {
 
+// How images end, and how long the tasks their calls end stay listed.
+struct LifecycleOptions {
+  // Above zero (Glance's delayed_delete): DeleteImage moves an image with data to
+  // PENDING_DELETE and its data is deleted only after this delay, until when RestoreImage can
+  // bring it back. Zero deletes at once.
+  absl::Duration delayed_delete = absl::ZeroDuration();
+  // How long a finished task stays listed (Glance's task_time_to_live).
+  absl::Duration task_time_to_live = absl::Hours(48);
+};
+
 class PgImageRepository final : public ImageRepository {
  public:
   // `pool` must have been created with stmt::PrepareStatements and outlive this object.
   // Without `quotas` nothing is enforced per project.
   PgImageRepository(PgPool& pool, ListLimits limits, ImageLimits image_limits = {},
-                    ProjectQuotas quotas = {});
+                    ProjectQuotas quotas = {}, LifecycleOptions lifecycle = {});
 
   absl::StatusOr<v1::Image> CreateImage(const v1::CreateImageRequest& request) override;
   absl::StatusOr<v1::Image> GetImage(const v1::GetImageRequest& request) override;
   absl::StatusOr<v1::ListImagesResponse> ListImages(const v1::ListImagesRequest& request) override;
   absl::StatusOr<v1::Image> UpdateImage(const v1::UpdateImageRequest& request) override;
-  absl::StatusOr<v1::DeleteImageResponse> DeleteImage(const v1::DeleteImageRequest& request,
-                                                      const std::string& request_id) override;
+  absl::StatusOr<DeletedImage> DeleteImage(const v1::DeleteImageRequest& request,
+                                           const std::string& request_id) override;
   absl::StatusOr<v1::BeginUploadResponse> BeginUpload(
       const v1::BeginUploadRequest& request) override;
   absl::StatusOr<v1::RenewUploadResponse> RenewUpload(
@@ -42,11 +53,17 @@ class PgImageRepository final : public ImageRepository {
   absl::StatusOr<v1::Member> UpdateMember(const v1::UpdateMemberRequest& request) override;
   absl::Status DeleteMember(const v1::DeleteMemberRequest& request) override;
 
+  // In pg_image_imports.cc.
+  absl::StatusOr<StartedImport> StartImport(const v1::StartImportRequest& request,
+                                            const std::string& request_id) override;
+  absl::StatusOr<RestoredImage> RestoreImage(const v1::RestoreImageRequest& request) override;
+
  private:
   PgPool& pool_;
   const ListLimits limits_;
   const ImageLimits image_limits_;
   const ProjectQuotas quotas_;
+  const LifecycleOptions lifecycle_;
 };
 
 }  // namespace gaze::metadata

@@ -61,10 +61,15 @@ TEST_F(LifecycleTest, OtherStatusesAreDenied) {
   ASSERT_TRUE(Begin(p1, queued.id(), "u1").ok());
   r = ChangeStatus(p1, queued.id(), kReactivate);
   EXPECT_EQ(r.status().message(), "Not allowed to reactivate image in status 'saving'");
-  for (const char* status : {"uploading", "importing", "killed", "pending_delete"}) {
+  for (const std::string status : {"uploading", "importing", "killed", "pending_delete"}) {
     std::string id = InStatus(status);
+    // A pending_delete image is deleted to all but admins (Glance's can_see_deleted).
+    const auto expected = status == "pending_delete" ? absl::StatusCode::kNotFound
+                                                     : absl::StatusCode::kPermissionDenied;
     for (auto action : {kDeactivate, kReactivate}) {
-      EXPECT_EQ(ChangeStatus(p1, id, action).status().code(), absl::StatusCode::kPermissionDenied)
+      EXPECT_EQ(ChangeStatus(p1, id, action).status().code(), expected) << status;
+      EXPECT_EQ(ChangeStatus(Caller("adm", true), id, action).status().code(),
+                absl::StatusCode::kPermissionDenied)
           << status;
     }
     EXPECT_EQ(Sql("SELECT status FROM images WHERE id = '" + id + "'"), status);
@@ -135,8 +140,13 @@ TEST_F(LifecycleTest, DeleteWorksFromEveryStatusAndIsTerminal) {
   for (const char* status : {"uploading", "importing", "killed", "pending_delete"}) {
     ids.push_back(InStatus(status));
   }
+  const std::string& pending_delete = ids.back();
+  // Only an admin sees, and so may delete, an image awaiting the delayed delete.
+  EXPECT_EQ(Delete(p1, pending_delete).status().code(), absl::StatusCode::kNotFound);
   for (const std::string& id : ids) {
-    ASSERT_TRUE(Delete(p1, id).ok()) << Sql("SELECT status FROM images WHERE id = '" + id + "'");
+    const v1::Caller& deleter = id == pending_delete ? Caller("adm", true) : p1;
+    ASSERT_TRUE(Delete(deleter, id).ok())
+        << Sql("SELECT status FROM images WHERE id = '" + id + "'");
     EXPECT_EQ(Sql("SELECT status || ' ' || deleted FROM images WHERE id = '" + id + "'"),
               "deleted true");
     // Nothing brings a deleted image back, not even for an admin.

@@ -80,15 +80,29 @@ absl::Status DecodeTask(const pqxx::row& row, v1::Task* out) {
   out->set_image_id(row[3].as<std::string>());
   out->set_request_id(row[4].as<std::string>());
   out->set_attempts(row[5].as<int32_t>());
-  if (out->type() == v1::TASK_TYPE_DELETE_DATA) {
-    if (absl::Status s = DeleteDataInputFromJson(row[6].c_str(), out->mutable_delete_data());
-        !s.ok()) {
-      return s;
-    }
+  absl::Status input_decoded;
+  switch (out->type()) {
+    case v1::TASK_TYPE_DELETE_DATA:
+      input_decoded = DeleteDataInputFromJson(row[6].c_str(), out->mutable_delete_data());
+      break;
+    case v1::TASK_TYPE_IMPORT:
+      input_decoded = ImportInputFromJson(row[6].c_str(), out->mutable_import());
+      break;
+    default:
+      break;
   }
+  if (!input_decoded.ok()) return input_decoded;
   out->set_message(row[7].as<std::string>());
   SetTimestamp(row[8].as<int64_t>(), out->mutable_created_at());
   SetTimestamp(row[9].as<int64_t>(), out->mutable_updated_at());
+  out->set_owner(row[10].as<std::string>());
+  out->set_user_id(row[11].as<std::string>());
+  out->set_input_json(row[12].as<std::string>());
+  out->set_result_json(row[13].as<std::string>());
+  out->mutable_progress()->set_stage(row[14].as<std::string>());
+  out->mutable_progress()->set_bytes_done(row[15].as<int64_t>());
+  out->mutable_progress()->set_bytes_total(row[16].as<int64_t>());
+  SetIfNotNull<int64_t>(row, 17, [&](int64_t v) { SetTimestamp(v, out->mutable_expires_at()); });
   return absl::OkStatus();
 }
 

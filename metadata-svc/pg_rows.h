@@ -29,7 +29,11 @@ inline constexpr char kMemberColumns[] =
 inline constexpr char kTaskColumns[] =
     "t.id::text, t.type, t.status, COALESCE(t.image_id::text, ''), t.request_id, t.attempts, "
     "t.input::text, t.message, (EXTRACT(EPOCH FROM t.created_at) * 1000000)::bigint, "
-    "(EXTRACT(EPOCH FROM t.updated_at) * 1000000)::bigint";
+    "(EXTRACT(EPOCH FROM t.updated_at) * 1000000)::bigint, COALESCE(t.owner, ''), t.user_id, "
+    "COALESCE(t.input_json::text, ''), COALESCE(t.result::text, ''), t.progress_stage, "
+    "t.progress_bytes_done, t.progress_bytes_total, "
+    "(EXTRACT(EPOCH FROM t.expires_at) * 1000000)::bigint";
+inline constexpr int kTaskColumnCount = 18;
 
 // Decodes kImageColumns starting at column `first`.
 absl::Status DecodeImage(const pqxx::row& row, int first, v1::Image* out);

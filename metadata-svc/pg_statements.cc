@@ -15,13 +15,30 @@ namespace {
 constexpr char kMicros[] = "(EXTRACT(EPOCH FROM i.upload_expires_at) * 1000000)::bigint";
 
 // Every column an upload releases, and a return to queued clears size and virtual_size
-// (Glance's state machine).
+// (Glance's state machine). An upload in progress is saving, or uploading for staging; a
+// deleted image keeps its status.
 constexpr char kReleaseUploadSet[] =
-    "status = CASE WHEN i.status = 'saving' THEN 'queued' ELSE i.status END, "
-    "size = CASE WHEN i.status = 'saving' THEN NULL ELSE i.size END, "
-    "virtual_size = CASE WHEN i.status = 'saving' THEN NULL ELSE i.virtual_size END, "
+    "status = CASE WHEN i.status IN ('saving', 'uploading') THEN 'queued' ELSE i.status END, "
+    "size = CASE WHEN i.status IN ('saving', 'uploading') THEN NULL ELSE i.size END, "
+    "virtual_size = CASE WHEN i.status IN ('saving', 'uploading') THEN NULL "
+    "ELSE i.virtual_size END, "
     "upload_id = NULL, upload_object_url = NULL, upload_holder = NULL, "
     "upload_expires_at = NULL, version = i.version + 1, updated_at = now()";
+
+// Ends a task (see kEndTask), with kEndTask's parameter numbers.
+constexpr char kEndTaskSet[] =
+    "status = CASE WHEN $2::boolean THEN 'success' ELSE 'failure' END, message = $3, "
+    "result = $4::jsonb, lease_owner = NULL, lease_expires_at = NULL, "
+    "expires_at = now() + $5::bigint * interval '1 second', updated_at = now()";
+
+// Task `t` may be claimed by worker $2: pending, or processing under an expired lease or $2's
+// own.
+constexpr char kClaimableSql[] =
+    "t.status = 'pending' OR (t.status = 'processing' AND "
+    "(t.lease_expires_at < now() OR t.lease_owner = $2))";
+
+// A finished task is listed until it expires (Glance's task_time_to_live).
+constexpr char kTaskNotExpiredSql[] = "t.expires_at IS NULL OR t.expires_at > now()";
 
 }  // namespace
 
@@ -53,6 +70,26 @@ void PrepareStatements(pqxx::connection_base& conn) {
                "UPDATE images i SET status = 'deleted', deleted = true, deleted_at = now(), "
                "version = i.version + 1, updated_at = now() "
                "WHERE i.id = $1::uuid AND NOT i.deleted");
+  conn.prepare(kPendingDeleteImage,
+               "UPDATE images i SET status = 'pending_delete', pending_delete_task_id = $2::uuid, "
+               "version = i.version + 1, updated_at = now() "
+               "WHERE i.id = $1::uuid AND NOT i.deleted");
+  conn.prepare(kScrubImage,
+               "UPDATE images i SET status = 'deleted', deleted = true, deleted_at = now(), "
+               "version = i.version + 1, updated_at = now() "
+               "WHERE i.id = $1::uuid AND i.status = 'pending_delete' AND NOT i.deleted "
+               "AND i.pending_delete_task_id = $2::uuid RETURNING 1");
+  conn.prepare(kRestoreImage,
+               absl::StrCat("UPDATE images i SET status = 'active', pending_delete_task_id = NULL, "
+                            "version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = 'pending_delete' "
+                            "AND NOT i.deleted RETURNING ",
+                            kImageColumns));
+  conn.prepare(kImageInternals,
+               "SELECT COALESCE(i.staging_url, ''), COALESCE(i.pending_delete_task_id::text, '') "
+               "FROM images i WHERE i.id = $1::uuid");
+  conn.prepare(kTryLockImage,
+               "SELECT 1 FROM images i WHERE i.id = $1::uuid FOR UPDATE SKIP LOCKED");
   conn.prepare(kDeleteImageMembers,
                "UPDATE image_members m SET deleted = true, deleted_at = now(), updated_at = now() "
                "WHERE m.image_id = $1::uuid AND NOT m.deleted");
@@ -62,13 +99,39 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             "WHERE i.id = $1::uuid AND i.status = $2 AND NOT i.deleted RETURNING ",
                             kImageColumns));
   conn.prepare(kInsertTask,
-               "WITH t AS (INSERT INTO tasks (id, type, status, image_id, request_id, input) "
-               "VALUES (gen_random_uuid(), $1, 'pending', $2::uuid, $3, $4::jsonb) "
+               "WITH t AS (INSERT INTO tasks (id, type, status, image_id, request_id, input, "
+               "owner, user_id, input_json) "
+               "VALUES ($1::uuid, $2, 'pending', $3::uuid, $4, $5::jsonb, $6, $7, $8::jsonb) "
                "RETURNING id, type, request_id) "
-               "INSERT INTO outbox (task_id, type, request_id) "
-               "SELECT id, type, request_id FROM t RETURNING task_id::text");
+               "INSERT INTO outbox (task_id, type, request_id, not_before) "
+               "SELECT id, type, request_id, now() + $9::bigint * interval '1 second' FROM t "
+               "RETURNING task_id::text");
+  conn.prepare(kStartImport,
+               absl::StrCat("UPDATE images i SET status = 'importing', properties = i.properties "
+                            "|| jsonb_build_object('",
+                            kImportLockProperty,
+                            "', $3::text), version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = $2 AND NOT i.deleted RETURNING ",
+                            kImageColumns));
+  conn.prepare(kImportSucceeded,
+               absl::StrCat("UPDATE images i SET status = 'active', size = $2, "
+                            "checksum = NULLIF($3, ''), os_hash_algo = NULLIF($4, ''), "
+                            "os_hash_value = NULLIF($5, ''), virtual_size = $6, disk_format = $7, "
+                            "container_format = $8, locations = jsonb_build_array($9::jsonb), "
+                            "properties = $10::jsonb, staging_url = NULL, "
+                            "version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = 'importing' AND NOT i.deleted "
+                            "RETURNING ",
+                            kImageColumns));
+  conn.prepare(kImportReverted,
+               absl::StrCat("UPDATE images i SET status = 'queued', size = NULL, "
+                            "virtual_size = NULL, properties = i.properties - '",
+                            kImportLockProperty,
+                            "', staging_url = NULL, version = i.version + 1, updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.status = 'importing' AND NOT i.deleted "
+                            "RETURNING i.status"));
   conn.prepare(kBeginUpload,
-               absl::StrCat("UPDATE images i SET status = 'saving', upload_id = $2, "
+               absl::StrCat("UPDATE images i SET status = $6::text, upload_id = $2, "
                             "upload_object_url = $3, upload_holder = $4, "
                             "upload_expires_at = now() + $5::integer * interval '1 second', "
                             "version = i.version + 1, updated_at = now() "
@@ -91,15 +154,23 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             "WHERE i.id = $1::uuid AND i.upload_id = $2 AND i.status = 'saving' "
                             "RETURNING ",
                             kImageColumns));
+  conn.prepare(kCompleteStaging,
+               absl::StrCat("UPDATE images i SET size = $3, staging_url = $4, upload_id = NULL, "
+                            "upload_object_url = NULL, upload_holder = NULL, "
+                            "upload_expires_at = NULL, version = i.version + 1, "
+                            "updated_at = now() "
+                            "WHERE i.id = $1::uuid AND i.upload_id = $2 "
+                            "AND i.status = 'uploading' RETURNING ",
+                            kImageColumns));
   conn.prepare(kReleaseUpload,
                absl::StrCat("UPDATE images i SET ", kReleaseUploadSet,
                             " WHERE i.id = $1::uuid AND i.upload_id = $2 RETURNING i.status"));
   conn.prepare(kLockUpload,
-               "SELECT i.owner FROM images i "
-               "WHERE i.id = $1::uuid AND i.upload_id = $2 AND i.status = 'saving' FOR UPDATE");
+               "SELECT i.owner, i.status FROM images i WHERE i.id = $1::uuid AND i.upload_id = $2 "
+               "AND i.status IN ('saving', 'uploading') FOR UPDATE");
   conn.prepare(kExpiredUploads,
                "SELECT i.id::text, i.upload_id, COALESCE(i.upload_object_url, ''), "
-               "COALESCE(i.upload_holder, '') FROM images i "
+               "COALESCE(i.upload_holder, ''), i.owner FROM images i "
                "WHERE i.upload_id IS NOT NULL AND i.upload_expires_at < now() "
                "ORDER BY i.upload_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED");
   conn.prepare(
@@ -141,26 +212,46 @@ void PrepareStatements(pqxx::connection_base& conn) {
   conn.prepare(kClaimTask,
                absl::StrCat("UPDATE tasks t SET status = 'processing', lease_owner = $2, "
                             "lease_expires_at = now() + $3::integer * interval '1 second', "
-                            "attempts = t.attempts + 1, updated_at = now() "
-                            "WHERE t.id = $1::uuid AND (t.status = 'pending' OR "
-                            "(t.status = 'processing' AND "
-                            "(t.lease_expires_at < now() OR t.lease_owner = $2))) RETURNING ",
+                            "attempts = t.attempts + 1, updated_at = now() WHERE t.id = $1::uuid "
+                            "AND (",
+                            kClaimableSql,
+                            ") AND (t.type = 'delete_data' OR t.attempts < $4::integer) "
+                            "RETURNING ",
                             kTaskColumns));
-  conn.prepare(kGetTask,
-               absl::StrCat("SELECT ", kTaskColumns, " FROM tasks t WHERE t.id = $1::uuid"));
-  conn.prepare(kCompleteTask,
-               "UPDATE tasks t SET status = CASE WHEN $3::boolean THEN 'success' ELSE 'failure' "
-               "END, message = $4, lease_owner = NULL, lease_expires_at = NULL, "
-               "updated_at = now() "
+  conn.prepare(kTaskImage,
+               "SELECT COALESCE(t.image_id::text, '') FROM tasks t WHERE t.id = $1::uuid");
+  conn.prepare(kLockTask,
+               absl::StrCat("SELECT ", kTaskColumns, ", ", kClaimableSql,
+                            ", COALESCE(t.lease_owner, ''), t.status IN ('pending', 'processing') "
+                            "AND t.updated_at < now() - CASE WHEN t.status = 'pending' "
+                            "THEN interval '120 minutes' ELSE interval '60 minutes' END "
+                            "FROM tasks t WHERE t.id = $1::uuid FOR UPDATE"));
+  conn.prepare(kEndTask,
+               absl::StrCat("UPDATE tasks t SET ", kEndTaskSet,
+                            " WHERE t.id = $1::uuid AND t.status IN ('pending', 'processing') "
+                            "RETURNING t.status"));
+  conn.prepare(kRenewTask,
+               "UPDATE tasks t SET lease_expires_at = now() + $3::integer * interval '1 second', "
+               "progress_stage = $4, progress_bytes_done = $5, progress_bytes_total = $6, "
+               "message = $7, updated_at = now() "
                "WHERE t.id = $1::uuid AND t.status = 'processing' AND t.lease_owner = $2 "
-               "RETURNING t.status");
-  // `updated_at` is the creation time of a pending task and the claim time of a processing one
-  // (nothing else writes it before the task finishes), so requiring it to be old in both cases
-  // also spaces out re-drives of a task whose lease has long expired. The status list repeats
-  // the predicate of the partial index tasks_unfinished_idx so that the planner uses it.
+               "RETURNING 1");
+  conn.prepare(kDeleteTaskOutbox, "DELETE FROM outbox o WHERE o.task_id = $1::uuid");
+  const std::string can_see_task = CanSeeTaskSql("$2::boolean", "$3::text");
+  conn.prepare(kGetVisibleTask,
+               absl::StrCat("SELECT ", kTaskColumns, " FROM tasks t WHERE t.id = $1::uuid AND (",
+                            kTaskNotExpiredSql, ") AND ", can_see_task));
+  conn.prepare(kTaskMarkerVisible,
+               absl::StrCat("SELECT 1 FROM tasks t WHERE t.id = $1::uuid AND ", can_see_task));
+  // `updated_at` is the creation time of a pending task, and the claim time or last renewal of
+  // a processing one (nothing else writes it before the task finishes), so requiring it to be
+  // old in both cases also spaces out re-drives of a task whose lease has long expired. The
+  // status list repeats the predicate of the partial index tasks_unfinished_idx so that the
+  // planner uses it.
   conn.prepare(kLockStaleTasks,
                "SELECT t.id::text, t.type, COALESCE(t.image_id::text, ''), t.request_id, "
-               "t.status, COALESCE(t.lease_owner, ''), t.attempts FROM tasks t "
+               "t.status, COALESCE(t.lease_owner, ''), t.attempts, "
+               "t.type <> 'delete_data' AND t.attempts >= $3::integer FROM tasks t "
                "WHERE t.status IN ('pending', 'processing') "
                "AND t.updated_at < now() - $2::bigint * interval '1 microsecond' "
                "AND (t.status = 'pending' OR t.lease_expires_at < now()) "

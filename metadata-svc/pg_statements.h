@@ -23,26 +23,59 @@ inline constexpr char kMarkerVisible[] = "marker_visible";
 inline constexpr char kUpdateImage[] = "update_image";
 // $1 id: tombstones the image.
 inline constexpr char kDeleteImage[] = "delete_image";
+// $1 id, $2 delete_data task id: the image waits in pending_delete for that task (delayed
+// delete).
+inline constexpr char kPendingDeleteImage[] = "pending_delete_image";
+// $1 id, $2 task id: pending_delete -> deleted, when $2 is the image's pending delete. One row
+// when it was.
+inline constexpr char kScrubImage[] = "scrub_image";
+// $1 id: pending_delete -> active, forgetting the pending delete. Returns the image.
+inline constexpr char kRestoreImage[] = "restore_image";
+// $1 id -> the staging url and the pending delete task id of the image ("" when none).
+inline constexpr char kImageInternals[] = "image_internals";
+// $1 id -> one row when the image exists and no other transaction holds its row; the row is
+// then locked (SKIP LOCKED, for background jobs that lock a task first).
+inline constexpr char kTryLockImage[] = "try_lock_image";
 // $1 id: soft-deletes the members of a deleted image.
 inline constexpr char kDeleteImageMembers[] = "delete_image_members";
 // $1 id, $2 from status, $3 to status -> the image, when it was in $2 (compare-and-set).
 inline constexpr char kChangeImageStatus[] = "change_image_status";
-// $1 type, $2 image id, $3 request id, $4 input jsonb: a pending task and its outbox row.
-// Returns the task id.
+// $1 task id, $2 type, $3 image id, $4 request id, $5 input jsonb, $6 owner, $7 user id,
+// $8 Glance input jsonb (NULL for none), $9 delay seconds: a pending task and its outbox row,
+// due for publishing after the delay. Returns the task id.
 inline constexpr char kInsertTask[] = "insert_task";
-// $1 id, $2 upload id, $3 object url, $4 holder, $5 lease seconds: queued -> saving.
-// Returns the image and the lease expiry (microseconds).
+
+// The import lock (Glance's): the image property naming the import task that holds it.
+inline constexpr char kImportLockProperty[] = "os_glance_import_task";
+// $1 id, $2 status before, $3 task id: $2 -> importing, taking the import lock for task $3.
+// Returns the image.
+inline constexpr char kStartImport[] = "start_import";
+// $1 id, $2 size, $3 checksum, $4 os_hash_algo, $5 os_hash_value, $6 virtual_size,
+// $7 disk_format, $8 container_format, $9 location jsonb, $10 properties jsonb: importing ->
+// active with the imported data; the staging object is forgotten. Returns the image.
+inline constexpr char kImportSucceeded[] = "import_succeeded";
+// $1 id: importing -> queued, dropping the import lock, the size and the staging object.
+// Returns the status after.
+inline constexpr char kImportReverted[] = "import_reverted";
+// $1 id, $2 upload id, $3 object url, $4 holder, $5 lease seconds, $6 status ('saving' for an
+// upload, 'uploading' for staging): queued -> $6. Returns the image and the lease expiry
+// (microseconds).
 inline constexpr char kBeginUpload[] = "begin_upload";
 // $1 id, $2 upload id, $3 lease seconds -> the new lease expiry (microseconds).
 inline constexpr char kRenewUpload[] = "renew_upload";
 // $1 id, $2 upload id, $3 size, $4 checksum, $5 os_hash_algo, $6 os_hash_value,
 // $7 virtual_size, $8 location jsonb: saving -> active. Returns the image.
 inline constexpr char kCompleteUpload[] = "complete_upload";
-// $1 id, $2 upload id: releases the upload (saving -> queued). Returns the status after.
+// $1 id, $2 upload id, $3 size, $4 staging url: the staging upload is done; the image stays
+// uploading with its staged size and object. Returns the image.
+inline constexpr char kCompleteStaging[] = "complete_staging";
+// $1 id, $2 upload id: releases the upload (saving or uploading -> queued). Returns the status
+// after.
 inline constexpr char kReleaseUpload[] = "release_upload";
-// $1 id, $2 upload id -> owner of the image, locked, when the upload is in progress (saving).
+// $1 id, $2 upload id -> owner and status of the image, locked, when the upload is in progress
+// (saving, or uploading for staging).
 inline constexpr char kLockUpload[] = "lock_upload";
-// $1 limit -> id, upload_id, upload_object_url, upload_holder of expired uploads,
+// $1 limit -> id, upload_id, upload_object_url, upload_holder, owner of expired uploads,
 // locked, skipping rows other sweepers hold.
 inline constexpr char kExpiredUploads[] = "expired_uploads";
 // $1 image id -> the number of its live members.
@@ -68,18 +101,38 @@ inline constexpr char kLockProjectQuota[] = "lock_project_quota";
 // $1 project -> count_total, size_bytes, count_uploading, stage_bytes (see quotas.h).
 inline constexpr char kProjectUsage[] = "project_usage";
 
-// $1 task id, $2 worker, $3 lease seconds -> the task when it was claimable: pending, or
-// processing under an expired lease (its worker died; the re-drive sends it again) or under
-// this worker's own lease.
+// $1 task id, $2 worker, $3 lease seconds, $4 max attempts -> the task when it was claimable:
+// pending, or processing under an expired lease (its worker died; the re-drive sends it again)
+// or under this worker's own lease; and, unless it deletes data, claimed fewer than $4 times.
 inline constexpr char kClaimTask[] = "claim_task";
-// $1 task id -> the task.
-inline constexpr char kGetTask[] = "get_task";
-// $1 task id, $2 worker, $3 success, $4 message -> one row when the worker held the task.
-inline constexpr char kCompleteTask[] = "complete_task";
-// $1 limit, $2 redrive_after (microseconds) -> task id, type, image id, request id, status,
-// lease owner, attempts of the unfinished tasks that nothing will deliver again: pending, or
-// processing under an expired lease, not touched for redrive_after, and with no outbox row
-// waiting. Oldest first, locked, skipping rows that another replica's re-drive holds.
+// $1 task id -> the id of the task's image ("" when it has none), without locking anything.
+inline constexpr char kTaskImage[] = "task_image";
+// $1 task id, $2 worker -> the task locked FOR UPDATE, then `claimable` (as kClaimTask sees it
+// for worker $2, attempts aside), the lease owner ("" when none), and `lock_stale`: unfinished
+// but silent so long (60 minutes processing, 120 pending) that its import lock may be broken.
+inline constexpr char kLockTask[] = "lock_task";
+// $1 task id, $2 success, $3 message, $4 result jsonb (NULL for none), $5 time to live
+// seconds: ends an unfinished task, clearing its lease; it is listed until the time to live is
+// over. Returns the status after.
+inline constexpr char kEndTask[] = "end_task";
+// $1 task id, $2 worker, $3 lease seconds, $4 stage, $5 bytes done, $6 bytes total,
+// $7 message: extends the lease of a task processing under $2's lease and records its
+// progress. One row when it was.
+inline constexpr char kRenewTask[] = "renew_task";
+// $1 task id: drops the task's outbox rows (a cancelled task needs no message).
+inline constexpr char kDeleteTaskOutbox[] = "delete_task_outbox";
+// $1 task id, $2 is_admin, $3 project -> the task unless it expired or the caller may not see
+// it: admins see every task, a project the non-internal tasks it owns.
+inline constexpr char kGetVisibleTask[] = "get_visible_task";
+// $1 task id, $2 is_admin, $3 project -> one row when the task exists and the caller may see
+// it (expired or not; a list marker).
+inline constexpr char kTaskMarkerVisible[] = "task_marker_visible";
+// $1 limit, $2 redrive_after (microseconds), $3 max attempts -> task id, type, image id,
+// request id, status, lease owner, attempts, gives_up of the unfinished tasks that nothing
+// will deliver again: pending, or processing under an expired lease, not touched for
+// redrive_after, and with no outbox row waiting. Oldest first, locked, skipping rows that
+// another replica's re-drive holds. `gives_up`: the task has been claimed $3 times and does
+// not delete data; it is failed instead of re-driven.
 inline constexpr char kLockStaleTasks[] = "lock_stale_tasks";
 // $1 task ids uuid[]: queues an outbox row for each (the relay publishes it like a new task)
 // and sets updated_at, which keeps the task out of kLockStaleTasks for redrive_after.

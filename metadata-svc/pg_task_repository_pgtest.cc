@@ -29,7 +29,7 @@ class TaskRepositoryTest : public testing::PgTest {
     del.set_id(image_id_);
     auto r = images.DeleteImage(del, "req-1");
     ASSERT_TRUE(r.ok()) << r.status();
-    task_id_ = r->task_id();
+    task_id_ = r->response.task_id();
   }
 
   absl::StatusOr<v1::ClaimTaskResponse> Claim(const std::string& worker, int lease = 30) {
@@ -37,7 +37,9 @@ class TaskRepositoryTest : public testing::PgTest {
     req.set_task_id(task_id_);
     req.set_worker_id(worker);
     req.set_lease_seconds(lease);
-    return tasks_->ClaimTask(req);
+    auto claimed = tasks_->ClaimTask(req);
+    if (!claimed.ok()) return claimed.status();
+    return claimed->response;
   }
 
   absl::StatusOr<v1::TaskStatus> Finish(const std::string& worker, bool success) {
@@ -46,7 +48,9 @@ class TaskRepositoryTest : public testing::PgTest {
     req.set_worker_id(worker);
     req.set_success(success);
     req.set_message(success ? "" : "store unreachable");
-    return tasks_->CompleteTask(req);
+    auto completed = tasks_->CompleteTask(req);
+    if (!completed.ok()) return completed.status();
+    return completed->status;
   }
 
   std::unique_ptr<PgPool> pool_;

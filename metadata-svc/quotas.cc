@@ -196,10 +196,11 @@ absl::Status ProjectQuotas::Check(const std::string& project, const ProjectUsage
 }
 
 std::optional<int64_t> ProjectQuotas::RemainingBytes(const std::string& project,
+                                                     QuotaResource resource,
                                                      const ProjectUsage& usage) const {
-  std::optional<int64_t> limit = Limit(project, QuotaResource::kImageSizeTotal);
-  if (!limit) return std::nullopt;
-  return std::max<int64_t>(0, *limit * kMiB - usage.size_bytes);
+  std::optional<int64_t> limit = Limit(project, resource);
+  if (!limit || !IsSize(resource)) return std::nullopt;
+  return std::max<int64_t>(0, *limit * kMiB - UsageOf(usage, resource));
 }
 
 std::vector<v1::QuotaUsage> ProjectQuotas::Report(const std::string& project,

@@ -9,7 +9,8 @@
 // Resources, as Glance names them: image_count_total (images that are not killed, deleted or
 // pending_delete), image_size_total (MiB of data of active and deactivated images),
 // image_count_uploading (images in saving, uploading or importing) and image_stage_total (MiB
-// staged by images in uploading or importing). A project's own entry wins over "defaults"; -1
+// of data staged by images in uploading or importing: what PUT /stage wrote, counted until
+// the import that consumes it ends). A project's own entry wins over "defaults"; -1
 // means unlimited (a project can be exempted from a default); a resource set in neither is
 // unlimited and not reported. Both top-level keys are optional; any other key, a negative
 // limit other than -1, or a size beyond 8 EiB is an error.
@@ -88,9 +89,9 @@ class ProjectQuotas {
   // current usage 9 and delta 2]". Sizes compare in bytes and are reported in MiB rounded up.
   absl::Status Check(const std::string& project, const ProjectUsage& usage,
                      const std::vector<QuotaDelta>& deltas) const;
-  // Bytes `project` may still store under image_size_total (0 when over), or nullopt when
-  // unlimited.
-  std::optional<int64_t> RemainingBytes(const std::string& project,
+  // Bytes `project` may still store under the size resource `resource` (image_size_total or
+  // image_stage_total; 0 when over), or nullopt when unlimited.
+  std::optional<int64_t> RemainingBytes(const std::string& project, QuotaResource resource,
                                         const ProjectUsage& usage) const;
   // Limit and usage of every limited resource of `project`, usage in reporting units.
   std::vector<v1::QuotaUsage> Report(const std::string& project, const ProjectUsage& usage) const;

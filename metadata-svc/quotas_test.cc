@@ -76,7 +76,7 @@ TEST(ProjectQuotasTest, NoFileMeansNoLimits) {
   ProjectQuotas none;
   EXPECT_FALSE(none.Limit("p1", QuotaResource::kImageCountTotal));
   EXPECT_TRUE(none.Check("p1", {.count_total = 1000}, {{QuotaResource::kImageCountTotal, 1}}).ok());
-  EXPECT_FALSE(none.RemainingBytes("p1", {}));
+  EXPECT_FALSE(none.RemainingBytes("p1", QuotaResource::kImageSizeTotal, {}));
   EXPECT_TRUE(none.Report("p1", {}).empty());
   EXPECT_TRUE(MustParse("{}").Report("p1", {}).empty());
 }
@@ -123,8 +123,14 @@ TEST(ProjectQuotasTest, RemainingBytesAndReport) {
   ProjectQuotas q = MustParse(R"({"defaults": {"image_size_total": 2, "image_count_total": 9,
                                                "image_stage_total": 0}})");
   ProjectUsage usage{.count_total = 4, .size_bytes = kMiB + 1, .stage_bytes = 0};
-  EXPECT_EQ(q.RemainingBytes("p1", usage), kMiB - 1);
-  EXPECT_EQ(q.RemainingBytes("p1", {.size_bytes = 5 * kMiB}), 0);
+  EXPECT_EQ(q.RemainingBytes("p1", QuotaResource::kImageSizeTotal, usage), kMiB - 1);
+  EXPECT_EQ(q.RemainingBytes("p1", QuotaResource::kImageSizeTotal, {.size_bytes = 5 * kMiB}), 0);
+  EXPECT_EQ(q.RemainingBytes("p1", QuotaResource::kImageStageTotal, usage), 0);
+  EXPECT_FALSE(q.RemainingBytes("p1", QuotaResource::kImageCountTotal, usage));
+  ProjectQuotas staging = MustParse(R"({"defaults": {"image_stage_total": 3}})");
+  EXPECT_EQ(staging.RemainingBytes("p1", QuotaResource::kImageStageTotal, {.stage_bytes = kMiB}),
+            2 * kMiB);
+  EXPECT_FALSE(staging.RemainingBytes("p1", QuotaResource::kImageSizeTotal, usage));
   std::vector<v1::QuotaUsage> report = q.Report("p1", usage);
   ASSERT_EQ(report.size(), 3u);
   EXPECT_EQ(report[0].resource(), "image_size_total");

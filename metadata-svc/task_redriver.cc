@@ -1,6 +1,7 @@
 // TaskRedriver (see task_redriver.h).
 #include "metadata-svc/task_redriver.h"
 
+#include "metadata-svc/enums.h"
 #include "services/common/log.h"
 
 namespace gaze::metadata {
@@ -22,6 +23,19 @@ absl::StatusOr<int> TaskRedriver::RedriveOnce() {
   // A warning: each one means a message was lost, a worker died, or the queue is so deep that
   // tasks wait longer than redrive_after.
   for (const RedrivenTask& t : *redriven) {
+    if (t.gave_up) {
+      const char* image_status = ImageStatusName(t.gave_up->image_status);
+      log::Error("task failed after too many attempts")
+          .RequestId(t.request_id)
+          .Field("task_id", t.task_id)
+          .Field("image_id", t.image_id)
+          .Field("type", t.type)
+          .Field("lease_owner", t.lease_owner)
+          .Field("attempts", t.attempts)
+          .Field("image_status", image_status != nullptr ? image_status : "")
+          .Field("cleanup_task_id", t.gave_up->cleanup_task_id);
+      continue;
+    }
     log::Warning("task re-driven")
         .RequestId(t.request_id)
         .Field("task_id", t.task_id)

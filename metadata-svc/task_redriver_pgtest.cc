@@ -119,8 +119,8 @@ TEST_F(TaskRedriverTest, ProcessingTaskUnderExpiredLeaseIsRedrivenAndClaimable) 
   claim.set_lease_seconds(30);
   auto claimed = tasks_->ClaimTask(claim);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
-  EXPECT_EQ(claimed->outcome(), v1::CLAIM_OUTCOME_CLAIMED);
-  EXPECT_EQ(claimed->task().attempts(), 2);
+  EXPECT_EQ(claimed->response.outcome(), v1::CLAIM_OUTCOME_CLAIMED);
+  EXPECT_EQ(claimed->response.task().attempts(), 2);
   EXPECT_EQ(Sql("SELECT lease_owner FROM tasks"), "w2");
 }
 
@@ -149,8 +149,8 @@ TEST_F(TaskRedriverTest, ReplicaMidRoundIsSkipped) {
   stmt::PrepareStatements(conn);
   pqxx::work other(conn);
   std::vector<std::string> held;
-  for (const pqxx::row& row :
-       other.exec_prepared(stmt::kLockStaleTasks, 100, absl::ToInt64Microseconds(kRedriveAfter))) {
+  for (const pqxx::row& row : other.exec_prepared(stmt::kLockStaleTasks, 100,
+                                                  absl::ToInt64Microseconds(kRedriveAfter), 5)) {
     held.push_back(row[0].as<std::string>());
   }
   ASSERT_EQ(held.size(), 100u);
@@ -262,7 +262,7 @@ TEST_F(TaskRedriverTest, LookupUsesThePartialIndexes) {
   tx.exec("SET LOCAL enable_seqscan = off");
   std::string plan;
   for (const pqxx::row& row :
-       tx.exec(std::string("EXPLAIN EXECUTE ") + stmt::kLockStaleTasks + "(100, 60000000)")) {
+       tx.exec(std::string("EXPLAIN EXECUTE ") + stmt::kLockStaleTasks + "(100, 60000000, 5)")) {
     plan += row[0].as<std::string>() + "\n";
   }
   EXPECT_NE(plan.find("tasks_unfinished_idx"), std::string::npos) << plan;

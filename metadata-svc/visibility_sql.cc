@@ -58,9 +58,15 @@ const char* MemberStatusCondition(v1::MemberStatusFilter filter) {
 }  // namespace
 
 std::string CanSeeImageSql(std::string_view is_admin, std::string_view project) {
-  return absl::StrCat("(NOT i.deleted AND (", A(is_admin), " OR i.owner = ", A(project),
+  return absl::StrCat("(NOT i.deleted AND (", A(is_admin),
+                      " OR (i.status <> 'pending_delete' AND (i.owner = ", A(project),
                       " OR i.owner IS NULL OR i.visibility IN ('public', 'community') OR (",
-                      SharedWithSql(project, ""), ")))");
+                      SharedWithSql(project, ""), ")))))");
+}
+
+std::string CanSeeTaskSql(std::string_view is_admin, std::string_view project) {
+  return absl::StrCat("(", A(is_admin), " OR (t.owner = ", A(project),
+                      " AND t.type <> 'delete_data'))");
 }
 
 std::vector<std::string> ListVisibilityBranches(const v1::Caller& caller,

@@ -13,11 +13,17 @@
 
 namespace gaze::metadata {
 
-// True when the caller may see image `i`: not deleted, and the caller is an admin, or owns
-// it, or it has no owner, or it is public or community, or it is shared and the caller's
-// project is a member (of any member status). `is_admin` and `project` are SQL expressions of
-// type boolean and text, normally placeholders ("$2::boolean", "$3::text").
+// True when the caller may see image `i`: not deleted, and the caller is an admin, or (the
+// image is not pending_delete, which only admins see, as in Glance, and) the caller owns it,
+// or it has no owner, or it is public or community, or it is shared and the caller's project
+// is a member (of any member status). `is_admin` and `project` are SQL expressions of type
+// boolean and text, normally placeholders ("$2::boolean", "$3::text").
 std::string CanSeeImageSql(std::string_view is_admin, std::string_view project);
+
+// True when the caller may see task `t`: admins see every task; a project sees the tasks it
+// owns (those about its images) except delete_data tasks, which are internal and name the
+// stored objects (Glance never shows locations to non-admins).
+std::string CanSeeTaskSql(std::string_view is_admin, std::string_view project);
 
 // What ListImages returns for `filter.visibility` and `filter.member_status`, as disjoint
 // WHERE fragments whose union is the answer (each one can be answered from its own index;

@@ -51,7 +51,9 @@ absl::StatusOr<v1::DeleteImageResponse> ImageFixture::Delete(const v1::Caller& c
   v1::DeleteImageRequest req;
   *req.mutable_caller() = caller;
   req.set_id(id);
-  return repo_->DeleteImage(req, request_id);
+  auto deleted = repo_->DeleteImage(req, request_id);
+  if (!deleted.ok()) return deleted.status();
+  return deleted->response;
 }
 
 absl::StatusOr<v1::Image> ImageFixture::Update(

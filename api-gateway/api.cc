@@ -4,11 +4,13 @@
 #include <boost/json.hpp>
 #include <optional>
 
+#include "absl/strings/str_join.h"
 #include "api-gateway/api_call.h"
 #include "api-gateway/errors.h"
 #include "api-gateway/image_data.h"
 #include "api-gateway/image_json.h"
 #include "api-gateway/image_patch.h"
+#include "api-gateway/import_json.h"
 #include "api-gateway/list_query.h"
 #include "api-gateway/member_json.h"
 #include "api-gateway/metadata_client.h"
@@ -23,13 +25,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-Response MethodNotAllowed(ApiCall& call, std::string allow) {
-  Response r =
-      call.Error(405, "The method " + call.request.method + " is not allowed for this resource.");
-  r.With("Allow", std::move(allow));
-  return r;
-}
 
 Response PlainResponse(int status, std::string body) {
   Response r;
@@ -215,6 +210,26 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
       co_return co_await DeleteMember(call, id, route.member_id);
     case Operation::kUsage:
       co_return co_await Usage(call);
+    case Operation::kStageData:
+      // Glance's own answer when glance-direct is off: the resource does not exist.
+      if (!ImportMethodEnabled("glance-direct")) {
+        co_return call.Error(404, "'glance-direct' method is not available at this site.");
+      }
+      co_return co_await data_.Stage(call, id);
+    case Operation::kImportImage:
+      co_return co_await ImportImage(call, id);
+    case Operation::kImportInfo:
+      co_return JsonResponse(200, ImportInfoJson(options_.import_methods));
+    case Operation::kListImageTasks:
+      co_return co_await ListImageTasks(call, id);
+    case Operation::kListTasks:
+      co_return co_await ListTasks(call);
+    case Operation::kCreateTask:
+      co_return CreateTask(call);
+    case Operation::kShowTask:
+      co_return co_await ShowTask(call, route.task_id);
+    case Operation::kDeleteTask:
+      co_return DeleteTask(call);
     case Operation::kImageSchema:
       co_return JsonResponse(200, ImageSchemaJson());
     case Operation::kImagesSchema:
@@ -223,6 +238,10 @@ asio::awaitable<Response> GlanceApi::HandleV2(const Request& request, RequestBod
       co_return JsonResponse(200, MemberSchemaJson());
     case Operation::kMembersSchema:
       co_return JsonResponse(200, MembersSchemaJson());
+    case Operation::kTaskSchema:
+      co_return JsonResponse(200, TaskSchemaJson());
+    case Operation::kTasksSchema:
+      co_return JsonResponse(200, TasksSchemaJson());
   }
   co_return call.Error(404, "The resource could not be found.");
 }
@@ -296,6 +315,10 @@ asio::awaitable<Response> GlanceApi::CreateImage(ApiCall& call) {
   log::Info("image created").RequestId(call.request_id).Field("image_id", created->id());
   Response r = JsonResponse(201, SerializeImage(*created));
   r.With("Location", options_.public_url.For(call.request) + "/v2/images/" + created->id());
+  // openstacksdk reads it to choose glance-direct. Glance leaves it out when it would be empty.
+  if (!options_.import_methods.empty()) {
+    r.With("OpenStack-image-import-methods", absl::StrJoin(options_.import_methods, ","));
+  }
   co_return r;
 }
 
@@ -324,9 +347,9 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
     page_full = page->page_full() && !images.empty();
   }
   doc["images"] = std::move(images);
-  doc["first"] = FirstLink(call.request.query);
+  doc["first"] = FirstLink("/v2/images", call.request.query);
   doc["schema"] = "/v2/schemas/images";
-  if (page_full) doc["next"] = NextLink(call.request.query, last_id);
+  if (page_full) doc["next"] = NextLink("/v2/images", call.request.query, last_id);
   co_return JsonResponse(200, json::serialize(doc));
 }
 

@@ -1,12 +1,14 @@
 // The Glance Images API v2 as Gaze serves it: authentication, version discovery, routing,
 // the action policy, schemas and the metadata routes (images, tags, actions, members, quota
-// usage). Image data (PUT/GET /file) is in image_data.h; the route table in routes.h.
+// usage; api.cc), interoperable import and tasks (api_import.cc). Image data (PUT/GET /file,
+// PUT /stage) is in image_data.h; the route table in routes.h.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "api-gateway/http_message.h"
@@ -33,6 +35,8 @@ struct ApiOptions {
   size_t max_json_body = 1 << 20;
   // How many times PATCH re-reads and re-applies itself when a concurrent change wins.
   int patch_attempts = 3;
+  // The enabled import methods by Glance name, in configuration order (ParseImportMethods).
+  std::vector<std::string> import_methods;
 };
 
 class GlanceApi {
@@ -71,6 +75,13 @@ class GlanceApi {
   boost::asio::awaitable<Response> DeleteMember(ApiCall& call, const std::string& id,
                                                 const std::string& member);
   boost::asio::awaitable<Response> Usage(ApiCall& call);
+  bool ImportMethodEnabled(std::string_view method) const;
+  boost::asio::awaitable<Response> ImportImage(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> ListImageTasks(ApiCall& call, const std::string& id);
+  boost::asio::awaitable<Response> ListTasks(ApiCall& call);
+  boost::asio::awaitable<Response> ShowTask(ApiCall& call, const std::string& task_id);
+  Response CreateTask(const ApiCall& call) const;
+  Response DeleteTask(const ApiCall& call) const;
   // Reads a JSON body or produces the error response (400 none, 413 too large).
   boost::asio::awaitable<std::optional<std::string>> ReadJsonBody(ApiCall& call, Response* error);
   Response Versions(const Request& request, int status) const;

@@ -104,6 +104,14 @@ auth::PolicyTarget ImageTarget(const metadata::v1::Image& image, const auth::Ide
   return t;
 }
 
+Response MethodNotAllowed(const ApiCall& call, std::string allow, std::string_view explanation) {
+  Response r = explanation.empty() ? call.Error(405, "The method " + call.request.method +
+                                                         " is not allowed for this resource.")
+                                   : call.Error(405, explanation);
+  r.With("Allow", std::move(allow));
+  return r;
+}
+
 Response NoContent() {
   Response r;
   r.status = 204;

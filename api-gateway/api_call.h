@@ -60,6 +60,10 @@ boost::asio::awaitable<std::optional<metadata::v1::Image>> AuthorizedImage(Metad
 void LogRejected(const Request& request, const std::string& request_id, int status,
                  std::string_view reason);
 
+// 405 with `allow` as the Allow header; the explanation is webob's unless given.
+Response MethodNotAllowed(const ApiCall& call, std::string allow,
+                          std::string_view explanation = {});
+
 // A JSON response (Content-Type: application/json).
 Response JsonResponse(int status, std::string body);
 // 204, no body.

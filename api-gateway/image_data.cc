@@ -92,6 +92,16 @@ ImageData::ImageData(DataOptions options, MetadataClient& metadata, store::Store
     : options_(std::move(options)), metadata_(metadata), store_(store), hash_pool_(hash_pool) {}
 
 asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& image_id) {
+  co_return co_await Receive(call, image_id, Destination::kImage);
+}
+
+asio::awaitable<Response> ImageData::Stage(ApiCall& call, const std::string& image_id) {
+  co_return co_await Receive(call, image_id, Destination::kStaging);
+}
+
+asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& image_id,
+                                             Destination destination) {
+  const bool staging = destination == Destination::kStaging;
   const Request& req = call.request;
   auto content_type = req.FindHeader("Content-Type");
   if (!content_type || TrimSpaces(*content_type) != "application/octet-stream") {
@@ -108,7 +118,9 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     declared_size = n;
   }
   Response error;
-  auto image = co_await AuthorizedImage(metadata_, call, image_id, "upload_image", &error);
+  // Glance's stage checks modify_image: staging is the first step of an import, which needs it.
+  const std::string_view rule = staging ? "modify_image" : "upload_image";
+  auto image = co_await AuthorizedImage(metadata_, call, image_id, rule, &error);
   if (!image) co_return error;
   const uint64_t cap = options_.image_size_cap;
   if (declared_size.value_or(0) > cap || call.body.content_length().value_or(0) > cap) {
@@ -117,7 +129,8 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
   }
 
   const std::string upload_id = NewUuid();
-  const std::string url = store_.UrlFor(image_id, upload_id);
+  // Staging objects are named apart, so that the store's directory shows what each object is.
+  const std::string url = store_.UrlFor(image_id, staging ? "staging-" + upload_id : upload_id);
   v1::BeginUploadRequest begin;
   *begin.mutable_caller() = call.Caller();
   begin.set_id(image_id);
@@ -125,13 +138,15 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
   begin.set_object_url(url);
   begin.set_holder(options_.holder);
   begin.set_lease_seconds(static_cast<int32_t>(absl::ToInt64Seconds(options_.upload_lease)));
+  begin.set_target(staging ? v1::UPLOAD_TARGET_STAGING : v1::UPLOAD_TARGET_IMAGE);
   // Lets metadata-svc refuse an upload that cannot fit the project's quota before any byte.
   if (std::optional<uint64_t> size = declared_size ? declared_size : call.body.content_length()) {
     begin.set_declared_size(static_cast<int64_t>(*size));
   }
   auto lease = co_await metadata_.BeginUpload(call.request_id, begin);
   if (!lease.ok()) co_return call.Error(lease.status());
-  // What the project may still store (image_size_total); unset when unlimited.
+  // What the project may still store (image_size_total, or image_stage_total when staging);
+  // unset when unlimited.
   std::optional<uint64_t> remaining;
   if (lease->has_remaining_bytes()) {
     remaining = static_cast<uint64_t>(std::max<int64_t>(lease->remaining_bytes(), 0));
@@ -160,17 +175,20 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     co_return call.Error(created.status());
   }
   writer = *std::move(created);
-  auto hasher = store::ImageHasher::Create(options_.os_hash_algo, &hash_pool_);
-  if (!hasher.ok()) {
-    co_await abandon();
-    co_return call.Error(hasher.status());
-  }
-
-  // Glance inspects what is uploaded as a bare disk image (contract §16.2): the content must
-  // be the claimed disk_format and pass its format's safety checks.
   const v1::Image& image_before = lease->image();
+  std::optional<store::ImageHasher> hasher;
   std::optional<imageformat::Inspector> inspector;
-  if (image_before.container_format() == "bare") inspector.emplace();
+  if (!staging) {
+    auto created_hasher = store::ImageHasher::Create(options_.os_hash_algo, &hash_pool_);
+    if (!created_hasher.ok()) {
+      co_await abandon();
+      co_return call.Error(created_hasher.status());
+    }
+    hasher.emplace(*std::move(created_hasher));
+    // Glance inspects what is uploaded as a bare disk image (contract §16.2): the content must
+    // be the claimed disk_format and pass its format's safety checks.
+    if (image_before.container_format() == "bare") inspector.emplace();
+  }
 
   std::vector<char> buffer(options_.chunk_size);
   uint64_t total = 0;
@@ -195,11 +213,12 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     }
     if (remaining && total > *remaining) {
       co_await abandon();
-      co_return call.Error(413, "Image exceeds the image_size_total quota of project " +
-                                    call.identity.project_id + ": " + std::to_string(*remaining) +
-                                    " more bytes may be stored.");
+      co_return call.Error(413, std::string("Image exceeds the ") +
+                                    (staging ? "image_stage_total" : "image_size_total") +
+                                    " quota of project " + call.identity.project_id + ": " +
+                                    std::to_string(*remaining) + " more bytes may be stored.");
     }
-    hasher->Update(buffer.data(), *n);
+    if (hasher) hasher->Update(buffer.data(), *n);
     if (inspector) inspector->Feed(buffer.data(), *n);
     if (absl::Status st = writer->Write(buffer.data(), *n); !st.ok()) {
       co_await abandon();
@@ -242,14 +261,16 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
     co_return call.Error(st);
   }
 
-  store::ImageDigests digests = hasher->Finish();
   v1::CompleteUploadRequest complete;
   complete.set_id(image_id);
   complete.set_upload_id(upload_id);
-  complete.set_size(static_cast<int64_t>(digests.size));
-  complete.set_checksum(digests.checksum);
-  complete.set_os_hash_algo(digests.os_hash_algo);
-  complete.set_os_hash_value(digests.os_hash_value);
+  complete.set_size(static_cast<int64_t>(total));
+  if (hasher) {
+    store::ImageDigests digests = hasher->Finish();
+    complete.set_checksum(digests.checksum);
+    complete.set_os_hash_algo(digests.os_hash_algo);
+    complete.set_os_hash_value(digests.os_hash_value);
+  }
   if (virtual_size) complete.set_virtual_size(static_cast<int64_t>(*virtual_size));
   complete.mutable_location()->set_url(url);
   auto done = co_await metadata_.CompleteUpload(call.request_id, complete);
@@ -276,10 +297,10 @@ asio::awaitable<Response> ImageData::Upload(ApiCall& call, const std::string& im
         .Field("error", std::string(done.status().message()));
     co_return call.Error(done.status());
   }
-  log::Info("image uploaded")
+  log::Info(staging ? "image staged" : "image uploaded")
       .RequestId(call.request_id)
       .Field("image_id", image_id)
-      .Field("bytes", digests.size);
+      .Field("bytes", total);
   co_return NoContent();
 }
 

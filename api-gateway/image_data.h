@@ -1,13 +1,17 @@
-// PUT and GET /v2/images/{id}/file (contract §5.1, §5.2).
+// PUT and GET /v2/images/{id}/file and PUT /v2/images/{id}/stage (contract §5.1-§5.3).
 //
 // Upload: the bytes stream from the socket into a temporary object in the store while MD5 and
-// the os_hash are computed in the same pass; nothing is ever buffered whole. The image is
-// held in `saving` by a lease from metadata-svc that is renewed while bytes flow. Only after
-// the object is durable (fsync + rename) does CompleteUpload make the image active; any
-// failure removes the bytes and returns the image to `queued`. If this process dies, the
-// lease expires and metadata-svc's sweeper does both. The project's image_size_total quota
-// is checked three times: on the announced size (BeginUpload), while reading (the bytes
-// BeginUpload says remain) and under a lock when completing; each failure is a 413.
+// the os_hash are computed and the format is inspected in the same pass; nothing is ever
+// buffered whole. The image is held in `saving` by a lease from metadata-svc that is renewed
+// while bytes flow. Only after the object is durable (fsync + rename) does CompleteUpload make
+// the image active; any failure removes the bytes and returns the image to `queued`. If this
+// process dies, the lease expires and metadata-svc's sweeper does both. The project's
+// image_size_total quota is checked three times: on the announced size (BeginUpload), while
+// reading (the bytes BeginUpload says remain) and under a lock when completing; each failure
+// is a 413.
+// Stage: the same path into a staging object of the same store (so every gateway and task
+// worker reaches it), the image `uploading` under the lease, image_stage_total the quota. It
+// neither hashes nor inspects: the import task does both on the data it finally stores.
 // Download: zero-copy from the store, with Content-Length, Content-MD5 and single ranges.
 #pragma once
 
@@ -62,9 +66,15 @@ class ImageData {
             WorkerPool& hash_pool);
 
   boost::asio::awaitable<Response> Upload(ApiCall& call, const std::string& image_id);
+  boost::asio::awaitable<Response> Stage(ApiCall& call, const std::string& image_id);
   boost::asio::awaitable<Response> Download(ApiCall& call, const std::string& image_id);
 
  private:
+  // Where a request body goes: the image's data (PUT /file) or its staging object (PUT /stage).
+  enum class Destination { kImage, kStaging };
+  boost::asio::awaitable<Response> Receive(ApiCall& call, const std::string& image_id,
+                                           Destination destination);
+
   DataOptions options_;
   MetadataClient& metadata_;
   store::Store& store_;

@@ -258,8 +258,8 @@ absl::Status ParseSort(const std::vector<std::string>& keys, const std::vector<s
   return absl::OkStatus();
 }
 
-std::string Link(const QueryParams& query, const std::string* marker) {
-  std::string out = "/v2/images";
+std::string Link(std::string_view collection, const QueryParams& query, const std::string* marker) {
+  std::string out(collection);
   char sep = '?';
   for (const auto& [k, v] : query) {
     if (k == "marker") continue;
@@ -283,11 +283,10 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
   std::vector<std::string> sort_keys, sort_dirs, sort;
   for (const auto& [key, value] : query) {
     if (key == "limit") {
-      int64_t limit = 0;
-      if (!ParseInt64(value, &limit)) return Bad("limit param must be an integer");
-      if (limit < 0) return Bad("limit param must be positive");
-      req.set_limit(static_cast<int32_t>(std::min<int64_t>(limit, kMaxPageSize)));
-      out.empty_page = out.empty_page || limit == 0;
+      absl::StatusOr<int32_t> limit = ParseLimit(value);
+      if (!limit.ok()) return limit.status();
+      req.set_limit(*limit);
+      out.empty_page = out.empty_page || *limit == 0;
     } else if (key == "marker") {
       req.set_marker(value);
     } else if (key == "sort_key") {
@@ -366,10 +365,20 @@ absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query) {
   return out;
 }
 
-std::string FirstLink(const QueryParams& query) { return Link(query, nullptr); }
+absl::StatusOr<int32_t> ParseLimit(std::string_view value) {
+  int64_t limit = 0;
+  if (!ParseInt64(value, &limit)) return Bad("limit param must be an integer");
+  if (limit < 0) return Bad("limit param must be positive");
+  return static_cast<int32_t>(std::min<int64_t>(limit, kMaxPageSize));
+}
 
-std::string NextLink(const QueryParams& query, const std::string& last_id) {
-  return Link(query, &last_id);
+std::string FirstLink(std::string_view collection, const QueryParams& query) {
+  return Link(collection, query, nullptr);
+}
+
+std::string NextLink(std::string_view collection, const QueryParams& query,
+                     const std::string& last_id) {
+  return Link(collection, query, &last_id);
 }
 
 }  // namespace gaze::gateway

@@ -1,8 +1,11 @@
-// GET /v2/images query parameters (contract §3.4): parsing into a ListImagesRequest, and the
-// `first` / `next` links of the response.
+// GET /v2/images query parameters (contract §3.4): parsing into a ListImagesRequest; the
+// `limit` parameter and the `first` / `next` links that every Glance list (images, tasks)
+// shares.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,9 +32,14 @@ struct ListQuery {
 // INVALID_ARGUMENT (400) for bad values.
 absl::StatusOr<ListQuery> ParseListQuery(const QueryParams& query);
 
-// "/v2/images" plus every parameter except marker, percent-encoded.
-std::string FirstLink(const QueryParams& query);
+// A `limit` parameter: a non-negative integer (INVALID_ARGUMENT, 400, otherwise), clamped to
+// kMaxPageSize.
+absl::StatusOr<int32_t> ParseLimit(std::string_view value);
+
+// `collection` (e.g. "/v2/images") plus every parameter except marker, percent-encoded.
+std::string FirstLink(std::string_view collection, const QueryParams& query);
 // The `first` link with marker=<last_id> appended.
-std::string NextLink(const QueryParams& query, const std::string& last_id);
+std::string NextLink(std::string_view collection, const QueryParams& query,
+                     const std::string& last_id);
 
 }  // namespace gaze::gateway

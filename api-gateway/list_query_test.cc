@@ -175,10 +175,10 @@ TEST(ListQueryTest, SortEdgeCases) {
 
 TEST(ListQueryTest, Links) {
   QueryParams q = {{"limit", "2"}, {"sort", "name:asc"}, {"marker", "old"}};
-  EXPECT_EQ(FirstLink(q), "/v2/images?limit=2&sort=name%3Aasc");
-  EXPECT_EQ(NextLink(q, "id9"), "/v2/images?limit=2&sort=name%3Aasc&marker=id9");
-  EXPECT_EQ(FirstLink({}), "/v2/images");
-  EXPECT_EQ(NextLink({}, "x"), "/v2/images?marker=x");
+  EXPECT_EQ(FirstLink("/v2/images", q), "/v2/images?limit=2&sort=name%3Aasc");
+  EXPECT_EQ(NextLink("/v2/images", q, "id9"), "/v2/images?limit=2&sort=name%3Aasc&marker=id9");
+  EXPECT_EQ(FirstLink("/v2/tasks", {}), "/v2/tasks");
+  EXPECT_EQ(NextLink("/v2/images", {}, "x"), "/v2/images?marker=x");
 }
 
 TEST(ListQueryTest, ZeroLimit) {

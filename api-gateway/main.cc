@@ -11,6 +11,7 @@
 #include "api-gateway/api.h"
 #include "api-gateway/http_server.h"
 #include "api-gateway/image_data.h"
+#include "api-gateway/import_json.h"
 #include "api-gateway/metadata_client.h"
 #include "services/auth/policy.h"
 #include "services/auth/static_token_authenticator.h"
@@ -59,6 +60,9 @@ ABSL_FLAG(int32_t, upload_lease_seconds, 60,
           "Upload lease: an upload whose gateway stops renewing it for this long is undone.");
 ABSL_FLAG(std::string, os_hash_algo, "sha512", "Multihash algorithm for os_hash_value.");
 ABSL_FLAG(int64_t, max_json_body_bytes, 1 << 20, "Largest JSON request body accepted.");
+ABSL_FLAG(std::string, enabled_import_methods, "glance-direct,web-download",
+          "Comma-separated import methods offered (glance-direct, web-download; empty: none). "
+          "PUT /stage exists only with glance-direct.");
 ABSL_FLAG(int32_t, idle_timeout_seconds, 120, "Close connections silent for this long.");
 ABSL_FLAG(int32_t, drain_seconds, 30, "On SIGTERM, wait this long for requests in flight.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
@@ -88,6 +92,8 @@ int Run() {
   if (absl::GetFlag(FLAGS_max_json_body_bytes) <= 0) {
     ConfigError("--max_json_body_bytes must be positive");
   }
+  auto import_methods = ParseImportMethods(absl::GetFlag(FLAGS_enabled_import_methods));
+  if (!import_methods.ok()) ConfigError(std::string(import_methods.status().message()));
 
   const std::string auth_mode = absl::GetFlag(FLAGS_auth);
   if (auth_mode != "static" && auth_mode != "keystone") {
@@ -187,7 +193,8 @@ int Run() {
   ApiOptions api_options{
       .public_url = *std::move(url),
       .www_authenticate_uri = www_authenticate_uri,
-      .max_json_body = static_cast<size_t>(absl::GetFlag(FLAGS_max_json_body_bytes))};
+      .max_json_body = static_cast<size_t>(absl::GetFlag(FLAGS_max_json_body_bytes)),
+      .import_methods = *std::move(import_methods)};
   GlanceApi api(api_options, metadata, data, *authenticator, policy);
   server.Serve(api);
   log::Info("listening")
@@ -198,7 +205,8 @@ int Run() {
       .Field("data_dir", absl::GetFlag(FLAGS_data_dir))
       .Field("auth", auth_mode)
       .Field("public_url", public_url)
-      .Field("policy_file", absl::GetFlag(FLAGS_policy_file));
+      .Field("policy_file", absl::GetFlag(FLAGS_policy_file))
+      .Field("import_methods", absl::GetFlag(FLAGS_enabled_import_methods));
   int sig = WaitForTerminationSignal();
   log::Info("draining").Field("signal", sig);
   api.StartDraining();

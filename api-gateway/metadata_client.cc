@@ -64,19 +64,21 @@ asio::awaitable<std::pair<grpc::Status, Resp>> Call(Start start, const Req& requ
 
 struct MetadataClient::Stubs {
   std::unique_ptr<v1::ImageService::Stub> images;
+  std::unique_ptr<v1::TaskService::Stub> tasks;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 };
 
 MetadataClient::MetadataClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stubs_(new Stubs{v1::ImageService::NewStub(channel),
+    : stubs_(new Stubs{v1::ImageService::NewStub(channel), v1::TaskService::NewStub(channel),
                        grpc::health::v1::Health::NewStub(channel)}),
       timeout_(timeout) {}
 
 MetadataClient::~MetadataClient() = default;
 
-#define GAZE_IMAGE_RPC(Method, Req, Resp)                                                       \
+// `Service` names the stub in Stubs that serves `Method`.
+#define GAZE_RPC(Service, Method, Req, Resp)                                                    \
   Async<v1::Resp> MetadataClient::Method(std::string_view request_id, const v1::Req& request) { \
-    auto* stub = stubs_->images.get();                                                          \
+    auto* stub = stubs_->Service.get();                                                         \
     auto result = co_await Call<v1::Resp>(                                                      \
         [stub](grpc::ClientContext* c, const v1::Req* q, v1::Resp* r,                           \
                std::function<void(grpc::Status)> done) {                                        \
@@ -87,23 +89,26 @@ MetadataClient::~MetadataClient() = default;
     co_return std::move(result.second);                                                         \
   }
 
-GAZE_IMAGE_RPC(CreateImage, CreateImageRequest, Image)
-GAZE_IMAGE_RPC(GetImage, GetImageRequest, Image)
-GAZE_IMAGE_RPC(ListImages, ListImagesRequest, ListImagesResponse)
-GAZE_IMAGE_RPC(UpdateImage, UpdateImageRequest, Image)
-GAZE_IMAGE_RPC(DeleteImage, DeleteImageRequest, DeleteImageResponse)
-GAZE_IMAGE_RPC(BeginUpload, BeginUploadRequest, BeginUploadResponse)
-GAZE_IMAGE_RPC(RenewUpload, RenewUploadRequest, RenewUploadResponse)
-GAZE_IMAGE_RPC(CompleteUpload, CompleteUploadRequest, Image)
-GAZE_IMAGE_RPC(AbortUpload, AbortUploadRequest, AbortUploadResponse)
-GAZE_IMAGE_RPC(ChangeImageStatus, ChangeImageStatusRequest, Image)
-GAZE_IMAGE_RPC(AddMember, AddMemberRequest, Member)
-GAZE_IMAGE_RPC(ListMembers, ListMembersRequest, ListMembersResponse)
-GAZE_IMAGE_RPC(GetMember, GetMemberRequest, Member)
-GAZE_IMAGE_RPC(UpdateMember, UpdateMemberRequest, Member)
-GAZE_IMAGE_RPC(DeleteMember, DeleteMemberRequest, DeleteMemberResponse)
-GAZE_IMAGE_RPC(GetUsage, GetUsageRequest, GetUsageResponse)
-#undef GAZE_IMAGE_RPC
+GAZE_RPC(images, CreateImage, CreateImageRequest, Image)
+GAZE_RPC(images, GetImage, GetImageRequest, Image)
+GAZE_RPC(images, ListImages, ListImagesRequest, ListImagesResponse)
+GAZE_RPC(images, UpdateImage, UpdateImageRequest, Image)
+GAZE_RPC(images, DeleteImage, DeleteImageRequest, DeleteImageResponse)
+GAZE_RPC(images, BeginUpload, BeginUploadRequest, BeginUploadResponse)
+GAZE_RPC(images, RenewUpload, RenewUploadRequest, RenewUploadResponse)
+GAZE_RPC(images, CompleteUpload, CompleteUploadRequest, Image)
+GAZE_RPC(images, AbortUpload, AbortUploadRequest, AbortUploadResponse)
+GAZE_RPC(images, ChangeImageStatus, ChangeImageStatusRequest, Image)
+GAZE_RPC(images, AddMember, AddMemberRequest, Member)
+GAZE_RPC(images, ListMembers, ListMembersRequest, ListMembersResponse)
+GAZE_RPC(images, GetMember, GetMemberRequest, Member)
+GAZE_RPC(images, UpdateMember, UpdateMemberRequest, Member)
+GAZE_RPC(images, DeleteMember, DeleteMemberRequest, DeleteMemberResponse)
+GAZE_RPC(images, GetUsage, GetUsageRequest, GetUsageResponse)
+GAZE_RPC(images, StartImport, StartImportRequest, StartImportResponse)
+GAZE_RPC(tasks, ListTasks, ListTasksRequest, ListTasksResponse)
+GAZE_RPC(tasks, GetTask, GetTaskRequest, Task)
+#undef GAZE_RPC
 
 asio::awaitable<bool> MetadataClient::Healthy() {
   using grpc::health::v1::HealthCheckRequest;

@@ -59,6 +59,11 @@ class MetadataClient {
                                                const v1::DeleteMemberRequest& request);
   Async<v1::GetUsageResponse> GetUsage(std::string_view request_id,
                                        const v1::GetUsageRequest& request);
+  Async<v1::StartImportResponse> StartImport(std::string_view request_id,
+                                             const v1::StartImportRequest& request);
+  Async<v1::ListTasksResponse> ListTasks(std::string_view request_id,
+                                         const v1::ListTasksRequest& request);
+  Async<v1::Task> GetTask(std::string_view request_id, const v1::GetTaskRequest& request);
   // True when metadata-svc reports SERVING on the gRPC health protocol.
   boost::asio::awaitable<bool> Healthy();
 

@@ -1,20 +1,51 @@
 #include "api-gateway/routes.h"
 
 #include <boost/json.hpp>
+#include <iterator>
 
 namespace gaze::gateway {
 namespace {
 
 namespace json = boost::json;
 
-// The advertised versions, newest first. Gaze advertises a minor version only when it
-// implements every feature that version and the ones before it added (docs/decisions.md):
-// 2.1 added image members; 2.2 adds the tasks API, which Gaze does not serve yet.
+// Every minor version of the API (contract §1.3), oldest first, and whether Gaze has everything
+// it added. Gaze advertises the versions from 2.0 up to the first incomplete one
+// (docs/decisions.md): a client that finds 2.N listed may use everything up to 2.N. Features
+// that need what Glance ships switched off (property protections, multiple stores, the image
+// cache, exposed locations) do not make a version incomplete; "(off)" marks them below.
 struct Version {
   std::string_view id;
-  std::string_view status;
+  bool complete;
 };
-constexpr Version kVersions[] = {{"v2.1", "CURRENT"}, {"v2.0", "SUPPORTED"}};
+constexpr Version kVersions[] = {
+    {"v2.0", true},    // images, image data, tags, schemas
+    {"v2.1", true},    // image members
+    {"v2.2", false},   // the tasks API is served; the metadata definitions catalog is not
+    {"v2.3", true},    // deactivate and reactivate
+    {"v2.4", true},    // location rules (off)
+    {"v2.5", true},    // community and shared visibility
+    {"v2.6", true},    // interoperable import
+    {"v2.7", true},    // os_hidden, multihash
+    {"v2.8", true},    // multiple stores (off)
+    {"v2.9", true},    // import into several stores (off)
+    {"v2.10", true},   // deleting from a store, copy-image (off)
+    {"v2.11", true},   // the import lock, task messages, virtual_size from inspection
+    {"v2.12", true},   // GET /v2/images/{id}/tasks
+    {"v2.13", true},   // GET /v2/info/usage
+    {"v2.14", true},   // the image cache (off)
+    {"v2.15", true},   // store details (off)
+    {"v2.16", true},   // the image cache (off)
+    {"v2.17", false},  // the location API, POST and GET /v2/images/{id}/locations
+    {"v2.18", true},   // the image cache (off)
+};
+
+// How many versions, from the oldest, are advertised.
+constexpr size_t AdvertisedCount() {
+  size_t n = 0;
+  while (n < std::size(kVersions) && kVersions[n].complete) ++n;
+  return n;
+}
+constexpr std::span<const Version> kAdvertised(kVersions, AdvertisedCount());
 
 // Patterns are '/'-separated segments; {name} matches any one segment, a final "**" any
 // number of further segments.
@@ -40,27 +71,33 @@ constexpr RouteEntry kRoutes[] = {
     {"images/{image}/members/{member}", "GET", Operation::kShowMember},
     {"images/{image}/members/{member}", "PUT", Operation::kUpdateMember},
     {"images/{image}/members/{member}", "DELETE", Operation::kDeleteMember},
+    {"images/{image}/stage", "PUT", Operation::kStageData},
+    {"images/{image}/import", "POST", Operation::kImportImage},
+    {"images/{image}/tasks", "GET", Operation::kListImageTasks},
     {"info/usage", "GET", Operation::kUsage},
+    {"info/import", "GET", Operation::kImportInfo},
+    {"tasks", "GET", Operation::kListTasks},
+    {"tasks", "POST", Operation::kCreateTask},
+    {"tasks/{task}", "GET", Operation::kShowTask},
+    {"tasks/{task}", "DELETE", Operation::kDeleteTask},
     {"schemas/image", "GET", Operation::kImageSchema},
     {"schemas/images", "GET", Operation::kImagesSchema},
     {"schemas/member", "GET", Operation::kMemberSchema},
     {"schemas/members", "GET", Operation::kMembersSchema},
+    {"schemas/task", "GET", Operation::kTaskSchema},
+    {"schemas/tasks", "GET", Operation::kTasksSchema},
 };
 
 // Glance v2 resources that every Glance deployment has but Gaze does not serve yet: they
 // answer 501 rather than 404, so that nobody mistakes them for a missing image. (Features
 // Glance itself answers 404 for when they are switched off — /v2/info/stores, /v2/cache,
-// /v2/images/{id}/stage, /v2/stores — keep Glance's 404.)
+// /v2/stores — keep Glance's 404.)
 struct MissingEntry {
   std::string_view pattern;
   std::string_view feature;
 };
 constexpr MissingEntry kNotImplemented[] = {
-    {"images/{image}/import", "Interoperable image import"},
-    {"images/{image}/tasks", "The image tasks API"},
     {"images/{image}/locations", "The locations API"},
-    {"info/import", "Interoperable image import"},
-    {"tasks/**", "The tasks API"},
     {"metadefs/**", "The metadata definitions catalog"},
     {"schemas/{schema}/**", "This schema"},
 };
@@ -81,6 +118,8 @@ bool Matches(std::string_view pattern, std::span<const std::string> segments, Ro
       route->member_id = segment;
     } else if (part == "{tag}") {
       route->tag = segment;
+    } else if (part == "{task}") {
+      route->task_id = segment;
     } else if (part.front() != '{' && part != segment) {
       return false;
     }
@@ -105,7 +144,7 @@ std::vector<std::string> PathSegments(std::string_view path) {
 
 bool IsApiVersion(std::string_view segment) {
   if (segment == "v2") return true;
-  for (const Version& v : kVersions) {
+  for (const Version& v : kAdvertised) {
     if (v.id == segment) return true;
   }
   return false;
@@ -140,10 +179,11 @@ Route MatchRoute(std::string_view method, std::span<const std::string> segments)
 std::string VersionsJson(std::string_view public_url) {
   std::string href = std::string(public_url) + "/v2/";
   json::array versions;
-  for (const Version& v : kVersions) {
+  // Newest first; the newest is CURRENT.
+  for (auto v = kAdvertised.rbegin(); v != kAdvertised.rend(); ++v) {
     versions.push_back(
-        json::object{{"id", json::string_view(v.id.data(), v.id.size())},
-                     {"status", json::string_view(v.status.data(), v.status.size())},
+        json::object{{"id", json::string_view(v->id.data(), v->id.size())},
+                     {"status", v == kAdvertised.rbegin() ? "CURRENT" : "SUPPORTED"},
                      {"links", json::array{json::object{{"rel", "self"}, {"href", href}}}}});
   }
   return json::serialize(json::object{{"versions", std::move(versions)}});

@@ -28,10 +28,20 @@ enum class Operation {
   kUpdateMember,
   kDeleteMember,
   kUsage,
+  kStageData,
+  kImportImage,
+  kImportInfo,
+  kListImageTasks,
+  kListTasks,
+  kCreateTask,
+  kShowTask,
+  kDeleteTask,
   kImageSchema,
   kImagesSchema,
   kMemberSchema,
   kMembersSchema,
+  kTaskSchema,
+  kTasksSchema,
 };
 
 struct Route {
@@ -43,10 +53,11 @@ struct Route {
   };
   Outcome outcome = Outcome::kNotFound;
   Operation operation = Operation::kListImages;
-  // The path parameters of a match ({image}, {member}, {tag}); empty when absent.
+  // The path parameters of a match ({image}, {member}, {tag}, {task}); empty when absent.
   std::string image_id;
   std::string member_id;
   std::string tag;
+  std::string task_id;
   std::string allow;
   std::string_view feature;
 };

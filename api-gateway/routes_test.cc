@@ -44,10 +44,20 @@ TEST(RoutesTest, EveryOperation) {
            {"PUT", "/images/i1/members/m1", Operation::kUpdateMember},
            {"DELETE", "/images/i1/members/m1", Operation::kDeleteMember},
            {"GET", "/info/usage", Operation::kUsage},
+           {"PUT", "/images/i1/stage", Operation::kStageData},
+           {"POST", "/images/i1/import", Operation::kImportImage},
+           {"GET", "/images/i1/tasks", Operation::kListImageTasks},
+           {"GET", "/info/import", Operation::kImportInfo},
+           {"GET", "/tasks", Operation::kListTasks},
+           {"POST", "/tasks", Operation::kCreateTask},
+           {"GET", "/tasks/t1", Operation::kShowTask},
+           {"DELETE", "/tasks/t1", Operation::kDeleteTask},
            {"GET", "/schemas/image", Operation::kImageSchema},
            {"GET", "/schemas/images", Operation::kImagesSchema},
            {"GET", "/schemas/member", Operation::kMemberSchema},
            {"GET", "/schemas/members", Operation::kMembersSchema},
+           {"GET", "/schemas/task", Operation::kTaskSchema},
+           {"GET", "/schemas/tasks", Operation::kTasksSchema},
        }) {
     Route r = Match(c.method, c.path);
     ASSERT_EQ(r.outcome, Route::Outcome::kMatched) << c.method << " " << c.path;
@@ -58,6 +68,8 @@ TEST(RoutesTest, EveryOperation) {
   EXPECT_EQ(r.member_id, "m1");
   r = Match("PUT", "/images/i1/tags/t 1");
   EXPECT_EQ(r.tag, "t 1");
+  r = Match("GET", "/tasks/t1");
+  EXPECT_EQ(r.task_id, "t1");
 }
 
 TEST(RoutesTest, WrongMethodIs405WithAllow) {
@@ -75,7 +87,14 @@ TEST(RoutesTest, WrongMethodIs405WithAllow) {
            {"PUT", "/images/i1/members", "GET, POST"},
            {"POST", "/images/i1/members/m1", "GET, PUT, DELETE"},
            {"POST", "/info/usage", "GET"},
+           {"GET", "/images/i1/stage", "PUT"},
+           {"GET", "/images/i1/import", "POST"},
+           {"POST", "/images/i1/tasks", "GET"},
+           {"PUT", "/info/import", "GET"},
+           {"DELETE", "/tasks", "GET, POST"},
+           {"PUT", "/tasks/t1", "GET, DELETE"},
            {"PUT", "/schemas/member", "GET"},
+           {"POST", "/schemas/tasks", "GET"},
            {"HEAD", "/images", "GET, POST"},
        }) {
     Route r = Match(c.method, c.path);
@@ -85,26 +104,27 @@ TEST(RoutesTest, WrongMethodIs405WithAllow) {
 }
 
 TEST(RoutesTest, UnimplementedAndUnknown) {
-  for (const char* path :
-       {"/images/i1/import", "/images/i1/tasks", "/images/i1/locations", "/info/import", "/tasks",
-        "/tasks/t1", "/metadefs", "/metadefs/namespaces/n/objects", "/schemas/task",
-        "/schemas/tasks", "/schemas/metadefs/namespace"}) {
+  for (const char* path : {"/images/i1/locations", "/metadefs", "/metadefs/namespaces/n/objects",
+                           "/schemas/metadefs/namespace"}) {
     Route r = Match("GET", path);
     EXPECT_EQ(r.outcome, Route::Outcome::kNotImplemented) << path;
     EXPECT_FALSE(r.feature.empty()) << path;
   }
-  for (const char* path : {"/", "/image", "/images/i1/stage", "/info/stores", "/cache",
-                           "/images/i1/actions/explode", "/images/i1/members/m1/x",
-                           "/images/i1/file/x", "/schemas", "/info/usage/x", "/stores/s/i"}) {
+  for (const char* path : {"/", "/image", "/info/stores", "/cache", "/images/i1/actions/explode",
+                           "/images/i1/members/m1/x", "/images/i1/file/x", "/schemas",
+                           "/info/usage/x", "/stores/s/i", "/tasks/t1/x", "/images/i1/stage/x"}) {
     EXPECT_EQ(Match("GET", path).outcome, Route::Outcome::kNotFound) << path;
   }
 }
 
 TEST(RoutesTest, AdvertisedVersions) {
+  // 2.2 also added the metadata definitions catalog, which Gaze does not serve yet: the list
+  // stops before it although import (2.6) and the image tasks (2.12) are there.
   EXPECT_TRUE(IsApiVersion("v2"));
   EXPECT_TRUE(IsApiVersion("v2.0"));
   EXPECT_TRUE(IsApiVersion("v2.1"));
-  for (const char* other : {"v2.2", "v2.3", "v2.17", "v1", "v1.1", "v3", "", "images", "V2"}) {
+  for (const char* other :
+       {"v2.2", "v2.3", "v2.12", "v2.16", "v2.17", "v1", "v1.1", "v3", "", "images", "V2"}) {
     EXPECT_FALSE(IsApiVersion(other)) << other;
   }
   EXPECT_EQ(json::parse(VersionsJson("http://gaze.example:9292")), json::parse(R"({"versions": [

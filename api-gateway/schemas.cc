@@ -81,10 +81,55 @@ constexpr const char* kMemberSchemaTemplate = R"json({
   }
 })json";
 
+// Glance's task schema (glance/api/v2/tasks.py _TASK_SCHEMA), served in its "minimal" form, plus
+// Gaze's "progress" (task_json.h): declared, so that models validated against the schema keep it.
+constexpr const char* kTaskSchemaTemplate = R"json({
+  "name": "task",
+  "properties": {
+    "id": {"description": "An identifier for the task", "pattern": "UUID", "type": "string"},
+    "type": {"description": "The type of task represented by this content", "enum": ["import", "api_image_import"], "type": "string"},
+    "status": {"description": "The current status of this task", "enum": ["pending", "processing", "success", "failure"], "type": "string"},
+    "input": {"description": "The parameters required by task, JSON blob", "type": ["null", "object"]},
+    "result": {"description": "The result of current task, JSON blob", "type": ["null", "object"]},
+    "owner": {"description": "An identifier for the owner of this task", "type": "string"},
+    "message": {"description": "Human-readable informative message only included when appropriate (usually on failure)", "type": "string"},
+    "image_id": {"description": "Image associated with the task", "type": "string"},
+    "request_id": {"description": "Human-readable informative request-id", "type": "string"},
+    "user_id": {"description": "User associated with the task", "type": "string"},
+    "expires_at": {"description": "Datetime when this resource would be subject to removal", "type": ["null", "string"]},
+    "created_at": {"description": "Datetime when this resource was created", "type": "string"},
+    "updated_at": {"description": "Datetime when this resource was updated", "type": "string"},
+    "self": {"readOnly": true, "type": "string"},
+    "schema": {"readOnly": true, "type": "string"},
+    "progress": {"description": "Gaze only: the step the task is in and how far it has got, null until the task starts",
+                 "readOnly": true, "type": ["null", "object"],
+                 "properties": {"stage": {"type": "string"},
+                                "bytes_done": {"type": "integer"},
+                                "bytes_total": {"type": ["null", "integer"]}}}
+  }
+})json";
+
+json::object BuildTaskSchema() {
+  json::object schema = json::parse(kTaskSchemaTemplate).as_object();
+  schema["properties"].as_object()["id"].as_object()["pattern"] = kUuidPattern;
+  return schema;
+}
+
 json::object BuildMemberSchema() {
   json::object schema = json::parse(kMemberSchemaTemplate).as_object();
   schema["properties"].as_object()["image_id"].as_object()["pattern"] = kUuidPattern;
   return schema;
+}
+
+// Glance's CollectionSchema in its minimal form, without first/next links.
+json::object MinimalCollectionSchema(json::string_view name, json::object item) {
+  return json::object{
+      {"name", name},
+      {"properties",
+       json::object{{name, json::object{{"type", "array"}, {"items", std::move(item)}}},
+                    {"schema", json::object{{"type", "string"}}}}},
+      {"links", json::array{json::object{{"rel", "describedby"}, {"href", "{schema}"}}}},
+  };
 }
 
 json::object BuildImageSchema() {
@@ -137,15 +182,25 @@ const std::string& MemberSchemaJson() {
   return *schema;
 }
 
+const std::string& TaskSchemaJson() {
+  static const std::string* schema = new std::string(json::serialize(BuildTaskSchema()));
+  return *schema;
+}
+
+const std::string& TasksSchemaJson() {
+  static const std::string* schema = [] {
+    // Glance's "partial" task schema: list items carry no input, result or message.
+    json::object item = BuildTaskSchema();
+    json::object& props = item["properties"].as_object();
+    for (const char* hidden : {"input", "result", "message"}) props.erase(hidden);
+    return new std::string(json::serialize(MinimalCollectionSchema("tasks", std::move(item))));
+  }();
+  return *schema;
+}
+
 const std::string& MembersSchemaJson() {
-  // Glance's CollectionSchema in its minimal form: no first/next links for members.
-  static const std::string* schema = new std::string(json::serialize(json::object{
-      {"name", "members"},
-      {"properties",
-       json::object{{"members", json::object{{"type", "array"}, {"items", BuildMemberSchema()}}},
-                    {"schema", json::object{{"type", "string"}}}}},
-      {"links", json::array{json::object{{"rel", "describedby"}, {"href", "{schema}"}}}},
-  }));
+  static const std::string* schema =
+      new std::string(json::serialize(MinimalCollectionSchema("members", BuildMemberSchema())));
   return *schema;
 }
 

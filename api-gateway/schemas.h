@@ -1,6 +1,6 @@
-// GET /v2/schemas/{image,images,member,members}: the JSON schemas glanceclient builds its
-// models from and validates images and members against (contract §11). Built once, served
-// as is.
+// GET /v2/schemas/{image,images,member,members,task,tasks}: the JSON schemas glanceclient builds
+// its models from and validates images, members and tasks against (contract §11). Built once,
+// served as is.
 #pragma once
 
 #include <string>
@@ -11,5 +11,7 @@ const std::string& ImageSchemaJson();
 const std::string& ImagesSchemaJson();
 const std::string& MemberSchemaJson();
 const std::string& MembersSchemaJson();
+const std::string& TaskSchemaJson();
+const std::string& TasksSchemaJson();
 
 }  // namespace gaze::gateway

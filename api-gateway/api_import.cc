@@ -50,7 +50,7 @@ asio::awaitable<Response> GlanceApi::ImportImage(ApiCall& call, const std::strin
   start.set_id(id);
   start.set_method(request->method);
   start.set_uri(request->uri);
-  start.set_request_json(request->body);
+  start.set_request_json(ImportTaskInput(id, *request));
   // The status and format checks, the import lock and the task are one transaction in
   // metadata-svc: a wrong status or a live lock is FAILED_PRECONDITION, Glance's 409.
   auto started = co_await metadata_.StartImport(call.request_id, start);

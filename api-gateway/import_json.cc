@@ -148,4 +148,10 @@ absl::StatusOr<ImportRequest> ParseImportBody(std::string_view body,
   return out;
 }
 
+std::string ImportTaskInput(std::string_view image_id, const ImportRequest& request) {
+  return json::serialize(json::object{{"image_id", Js(image_id)},
+                                      {"import_req", json::parse(Js(request.body))},
+                                      {"backend", json::array{nullptr}}});
+}
+
 }  // namespace gaze::gateway

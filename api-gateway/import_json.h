@@ -30,9 +30,13 @@ std::string ImportInfoJson(std::span<const std::string> methods);
 struct ImportRequest {
   v1::ImportMethod method = v1::IMPORT_METHOD_UNSPECIFIED;
   std::string uri;  // web-download
-  // The body, kept as the task's input.
+  // The body, serialized again.
   std::string body;
 };
+
+// The import task's input as Glance records it: {"image_id": ..., "import_req": <the body>,
+// "backend": [null]} (one store, Glance's [None] without enabled_backends).
+std::string ImportTaskInput(std::string_view image_id, const ImportRequest& request);
 
 // Validates an import body in Glance's order: a 'method' object with a 'name' that is one of
 // `enabled`; 'all_stores_must_succeed' and 'all_stores' booleans when present; with a single

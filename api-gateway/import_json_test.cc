@@ -106,5 +106,14 @@ TEST(ImportJsonTest, OnlyEnabledMethods) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ImportJsonTest, TaskInputIsGlances) {
+  auto request = ParseImportBody(
+      R"({"method": {"name": "web-download", "uri": "https://example.com/a.img"}})", kEnabled);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(json::parse(ImportTaskInput("1d7b", *request)),
+            json::parse(R"({"image_id": "1d7b", "backend": [null], "import_req":
+                {"method": {"name": "web-download", "uri": "https://example.com/a.img"}}})"));
+}
+
 }  // namespace
 }  // namespace gaze::gateway

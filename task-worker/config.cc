@@ -2,9 +2,15 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "services/amqp/url.h"
 #include "services/common/log.h"
+#include "services/common/status_macros.h"
+#include "services/store/image_hasher.h"
+#include "task-worker/import_plugins.h"
 
 namespace gaze::worker {
 namespace {
@@ -12,6 +18,17 @@ namespace {
 // RabbitMQ caps names at 255 bytes, and the amqp library appends ".dead".
 constexpr size_t kMaxQueueName = 250;
 constexpr int kMaxLeaseSeconds = 24 * 3600;
+// Glance's hard cap on image_size_cap is 8 EiB (2^63), one more than fits.
+constexpr int64_t kMaxImageSizeCap = std::numeric_limits<int64_t>::max();
+// Below this qemu-img cannot even start.
+constexpr int kMinQemuImgAddressSpaceMib = 256;
+constexpr int kMaxTimeoutSeconds = 7 * 24 * 3600;
+
+absl::Status CheckSeconds(const std::string& flag, int seconds) {
+  if (seconds >= 1 && seconds <= kMaxTimeoutSeconds) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, ": must be from 1 to ", kMaxTimeoutSeconds, ", got ", seconds));
+}
 
 absl::Status Invalid(const std::string& flag, const std::string& problem) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", problem));
@@ -25,6 +42,14 @@ std::string Config::DefaultWorkerId() {
     return absl::StrCat("task-worker-", getpid());
   }
   return absl::StrCat(host, "-", getpid());
+}
+
+std::string Config::EffectiveWorkDir() const {
+  if (!work_dir.empty()) return work_dir;
+  std::filesystem::path data(data_dir);
+  // "/var/lib/gaze/images/" -> "/var/lib/gaze/work"
+  if (!data.has_filename()) data = data.parent_path();
+  return (data.parent_path() / "work").string();
 }
 
 absl::Status Validate(const Config& config) {
@@ -50,6 +75,46 @@ absl::Status Validate(const Config& config) {
   if (!log::ParseLevel(config.log_level, &level)) {
     return Invalid("log_level",
                    "must be debug, info, warning or error, got \"" + config.log_level + "\"");
+  }
+  if (absl::StatusOr<store::ImageHasher> hasher = store::ImageHasher::Create(config.os_hash_algo);
+      !hasher.ok()) {
+    return Invalid("os_hash_algo", std::string(hasher.status().message()));
+  }
+  if (config.image_size_cap < 0 || config.image_size_cap > kMaxImageSizeCap) {
+    return Invalid("image_size_cap", absl::StrCat("must be from 0 to ", kMaxImageSizeCap, ", got ",
+                                                  config.image_size_cap));
+  }
+  if (!config.work_dir.empty() && config.work_dir.front() != '/') {
+    return Invalid("work_dir", "must be an absolute path, got \"" + config.work_dir + "\"");
+  }
+  absl::StatusOr<ImportPlugins> plugins = ParseImportPlugins(config.import_plugins);
+  if (!plugins.ok()) return plugins.status();
+  if (!IsConvertTarget(config.convert_to)) {
+    return Invalid("convert_to", "must be raw or qcow2, got \"" + config.convert_to + "\"");
+  }
+  absl::StatusOr<std::map<std::string, std::string>> inject =
+      ParseInjectProperties(config.inject_properties);
+  if (!inject.ok()) return inject.status();
+  if (!inject->empty() && !plugins->Has(ImportPlugin::kInject)) {
+    return Invalid("inject_properties", "is set, but inject is not in --import_plugins");
+  }
+  if (absl::StatusOr<fetch::UriPolicy> policy = fetch::UriPolicy::Create(config.web_download);
+      !policy.ok()) {
+    return policy.status();
+  }
+  for (const auto& [flag, seconds] :
+       {std::pair{"web_download_connect_timeout_seconds",
+                  config.web_download_connect_timeout_seconds},
+        std::pair{"web_download_stall_timeout_seconds", config.web_download_stall_timeout_seconds},
+        std::pair{"web_download_timeout_seconds", config.web_download_timeout_seconds},
+        std::pair{"convert_timeout_seconds", config.convert_timeout_seconds},
+        std::pair{"task_progress_seconds", config.task_progress_seconds}}) {
+    GAZE_RETURN_IF_ERROR(CheckSeconds(flag, seconds));
+  }
+  if (config.qemu_img_address_space_mib < kMinQemuImgAddressSpaceMib) {
+    return Invalid("qemu_img_address_space_mib",
+                   absl::StrCat("must be at least ", kMinQemuImgAddressSpaceMib, ", got ",
+                                config.qemu_img_address_space_mib));
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -19,6 +21,25 @@ TEST(Config, DefaultsAreValid) {
   EXPECT_EQ(config.data_dir, "/var/lib/gaze/images");
   EXPECT_EQ(config.task_lease_seconds, 300);
   EXPECT_EQ(config.log_level, "info");
+  EXPECT_EQ(config.image_size_cap, int64_t{1} << 40);
+  EXPECT_EQ(config.import_plugins, "decompress,inspect,convert");
+  EXPECT_EQ(config.convert_to, "raw");
+  EXPECT_EQ(config.web_download.allowed_hosts, "") << "loopback and private sources refused";
+}
+
+TEST(Config, WorkDirDefaultsToASiblingOfTheDataDir) {
+  Config config;
+  EXPECT_EQ(config.EffectiveWorkDir(), "/var/lib/gaze/work");
+  config.data_dir = "/srv/gaze/images/";
+  EXPECT_EQ(config.EffectiveWorkDir(), "/srv/gaze/work");
+  config.work_dir = "/scratch";
+  EXPECT_EQ(config.EffectiveWorkDir(), "/scratch");
+}
+
+TEST(Config, TheLargestImageSizeCapIsAccepted) {
+  Config config;
+  config.image_size_cap = std::numeric_limits<int64_t>::max();
+  EXPECT_TRUE(Validate(config).ok()) << Validate(config);
 }
 
 TEST(Config, DefaultWorkerIdIsHostnameDashPid) {
@@ -47,6 +68,25 @@ TEST(Config, RejectsBadValuesNamingTheFlag) {
       {"--task_lease_seconds", [](Config& c) { c.task_lease_seconds = 0; }},
       {"--task_lease_seconds", [](Config& c) { c.task_lease_seconds = 86401; }},
       {"--log_level", [](Config& c) { c.log_level = "verbose"; }},
+      {"--os_hash_algo", [](Config& c) { c.os_hash_algo = "crc32"; }},
+      {"--image_size_cap", [](Config& c) { c.image_size_cap = -1; }},
+      {"--work_dir", [](Config& c) { c.work_dir = "scratch"; }},
+      {"--import_plugins", [](Config& c) { c.import_plugins = "decompress,convert"; }},
+      {"--import_plugins", [](Config& c) { c.import_plugins = "inspect,resize"; }},
+      {"--convert_to", [](Config& c) { c.convert_to = "vmdk"; }},
+      {"--inject_properties", [](Config& c) { c.inject_properties = "os_glance_x=1"; }},
+      {"--inject_properties", [](Config& c) { c.inject_properties = "site=ams"; }},
+      {"web_download_allowed_ports", [](Config& c) { c.web_download.allowed_ports = "0"; }},
+      {"web_download_allowed_hosts", [](Config& c) { c.web_download.allowed_hosts = "127.1"; }},
+      {"web_download_allowed_schemes", [](Config& c) { c.web_download.allowed_schemes = "ftp"; }},
+      {"--web_download_connect_timeout_seconds",
+       [](Config& c) { c.web_download_connect_timeout_seconds = 0; }},
+      {"--web_download_stall_timeout_seconds",
+       [](Config& c) { c.web_download_stall_timeout_seconds = 0; }},
+      {"--web_download_timeout_seconds", [](Config& c) { c.web_download_timeout_seconds = -5; }},
+      {"--convert_timeout_seconds", [](Config& c) { c.convert_timeout_seconds = 0; }},
+      {"--task_progress_seconds", [](Config& c) { c.task_progress_seconds = 0; }},
+      {"--qemu_img_address_space_mib", [](Config& c) { c.qemu_img_address_space_mib = 64; }},
   };
   for (const Case& c : cases) {
     Config config;

@@ -47,6 +47,24 @@ class GrpcTaskService final : public TaskService {
     return rpc::FromGrpc(stub_->CompleteTask(&context, request, &response));
   }
 
+  absl::Status RenewTask(const mv1::RenewTaskRequest& request,
+                         const std::string& request_id) override {
+    grpc::ClientContext context;
+    Prepare(context, request_id);
+    mv1::RenewTaskResponse response;
+    return rpc::FromGrpc(stub_->RenewTask(&context, request, &response));
+  }
+
+  absl::StatusOr<mv1::FinishImportResponse> FinishImport(const mv1::FinishImportRequest& request,
+                                                         const std::string& request_id) override {
+    grpc::ClientContext context;
+    Prepare(context, request_id);
+    mv1::FinishImportResponse response;
+    grpc::Status status = stub_->FinishImport(&context, request, &response);
+    if (!status.ok()) return rpc::FromGrpc(status);
+    return response;
+  }
+
  private:
   void Prepare(grpc::ClientContext& context, const std::string& request_id) const {
     context.set_deadline(std::chrono::system_clock::now() +

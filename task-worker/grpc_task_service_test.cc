@@ -34,6 +34,24 @@ class RecordingTaskService final : public mv1::TaskService::Service {
     if (!request->success()) return grpc::Status(grpc::FAILED_PRECONDITION, "lease lost");
     return grpc::Status::OK;
   }
+  grpc::Status RenewTask(grpc::ServerContext* context, const mv1::RenewTaskRequest* request,
+                         mv1::RenewTaskResponse*) override {
+    Record(context);
+    if (request->worker_id() != "w1") return grpc::Status(grpc::FAILED_PRECONDITION, "not w1's");
+    if (request->progress().stage() != "fetching" || request->progress().bytes_done() != 42) {
+      return grpc::Status(grpc::INVALID_ARGUMENT, "progress did not arrive");
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status FinishImport(grpc::ServerContext* context, const mv1::FinishImportRequest* request,
+                            mv1::FinishImportResponse* response) override {
+    Record(context);
+    if (request->worker_id() != "w1") return grpc::Status(grpc::FAILED_PRECONDITION, "not w1's");
+    // A success it cannot apply (the image is gone) ends the task as a failure.
+    response->set_status(request->location().url().empty() ? mv1::TASK_STATUS_FAILURE
+                                                           : mv1::TASK_STATUS_SUCCESS);
+    return grpc::Status::OK;
+  }
 
   std::vector<std::string> request_ids() const {
     absl::MutexLock lock(&mu_);
@@ -96,6 +114,44 @@ TEST(GrpcTaskService, CallsCarryTheRequestIdAndMapStatuses) {
 
   EXPECT_EQ(service.request_ids(),
             (std::vector<std::string>{"req-123", "req-456", "req-789", "<none>"}));
+  server->Shutdown();
+}
+
+TEST(GrpcTaskService, RenewsLeasesAndFinishesImports) {
+  RecordingTaskService service;
+  int port = 0;
+  auto server = StartServer(&service, &port);
+  ASSERT_NE(server, nullptr);
+  auto client = NewGrpcTaskService("127.0.0.1:" + std::to_string(port), absl::Seconds(5));
+
+  mv1::RenewTaskRequest renew;
+  renew.set_task_id("t1");
+  renew.set_worker_id("w1");
+  renew.set_lease_seconds(60);
+  renew.mutable_progress()->set_stage("fetching");
+  renew.mutable_progress()->set_bytes_done(42);
+  EXPECT_TRUE(client->RenewTask(renew, "req-1").ok());
+  renew.set_worker_id("w2");
+  EXPECT_EQ(client->RenewTask(renew, "req-2").code(), absl::StatusCode::kFailedPrecondition);
+
+  mv1::FinishImportRequest finish;
+  finish.set_task_id("t1");
+  finish.set_worker_id("w1");
+  finish.set_success(true);
+  finish.mutable_location()->set_url("file:///images/x");
+  auto finished = client->FinishImport(finish, "req-3");
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->status(), mv1::TASK_STATUS_SUCCESS);
+  finish.clear_location();
+  finished = client->FinishImport(finish, "req-4");
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->status(), mv1::TASK_STATUS_FAILURE) << "the answer's status is passed on";
+  finish.set_worker_id("w2");
+  EXPECT_EQ(client->FinishImport(finish, "req-5").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_EQ(service.request_ids(),
+            (std::vector<std::string>{"req-1", "req-2", "req-3", "req-4", "req-5"}));
   server->Shutdown();
 }
 

@@ -147,6 +147,7 @@ HandleResult TaskHandler::Handle(const amqp::Delivery& delivery) {
       .Field("type", mv1::TaskType_Name(task.type()))
       .Field("attempts", static_cast<int>(task.attempts()))
       .Field("redelivered", delivery.redelivered);
+  if (task.type() == mv1::TASK_TYPE_IMPORT) return {imports_.Run(task, rid), rid};
   const RunResult result = Run(task, store_, rid);
   if (result.retry) return requeue;
 

@@ -11,7 +11,14 @@
 //   * FINISHED, LEASED_ELSEWHERE: a duplicate. Acked without doing anything.
 //   * NOT_FOUND: nothing to do; acked with a warning.
 // Hence the work itself must be idempotent: DELETE_DATA is, because deleting an object that is
-// already gone succeeds.
+// already gone succeeds; IMPORT is, because every attempt writes an object of its own and
+// lists its predecessors' for deletion (importer.h).
+//
+// DELETE_DATA also serves delayed delete: metadata-svc hands the task out once the image's
+// pending_delete time has come, and CompleteTask(success=true) then also moves the image from
+// PENDING_DELETE to DELETED. So the data must really be gone before the task succeeds: any
+// store error but a refused URL requeues. IMPORT tasks go to the ImportRunner, which records
+// the outcome itself with FinishImport (that also updates the image).
 //
 // Failures. A permanent one (a URL outside the store, an unknown task type) is recorded with
 // CompleteTask(success=false) and the message acked. A transient one (store I/O, metadata-svc
@@ -26,15 +33,10 @@
 
 #include "services/amqp/amqp.h"
 #include "services/store/store.h"
+#include "task-worker/import_runner.h"
 #include "task-worker/task_service.h"
 
 namespace gaze::worker {
-
-enum class Disposition {
-  kAck,         // done with the message (worked, duplicate, or failed permanently)
-  kRequeue,     // transient failure: back off, then Nack(requeue=true)
-  kDeadLetter,  // not a task message: Nack(requeue=false)
-};
 
 struct HandleResult {
   Disposition disposition;
@@ -47,12 +49,12 @@ class TaskHandler {
   struct Options {
     // Names this worker as the lease holder.
     std::string worker_id;
-    // Long enough for the slowest task: deletes do not renew their lease.
+    // Long enough for the slowest delete, which does not renew its lease (imports do).
     int lease_seconds = 300;
   };
 
-  TaskHandler(Options options, TaskService& tasks, store::Store& store)
-      : options_(std::move(options)), tasks_(tasks), store_(store) {}
+  TaskHandler(Options options, TaskService& tasks, store::Store& store, ImportRunner& imports)
+      : options_(std::move(options)), tasks_(tasks), store_(store), imports_(imports) {}
 
   HandleResult Handle(const amqp::Delivery& delivery);
 
@@ -60,6 +62,7 @@ class TaskHandler {
   Options options_;
   TaskService& tasks_;
   store::Store& store_;
+  ImportRunner& imports_;
 };
 
 }  // namespace gaze::worker

@@ -15,6 +15,7 @@
 #include "services/amqp/url.h"
 #include "services/store/file_store.h"
 #include "task-worker/task_handler.h"
+#include "task-worker/testing/fake_import_runner.h"
 #include "task-worker/testing/fake_task_service.h"
 #include "task-worker/worker.h"
 
@@ -87,7 +88,8 @@ class WorkerBrokerTest : public ::testing::Test {
 
   void StartWorker() {
     handler_ = std::make_unique<TaskHandler>(
-        TaskHandler::Options{.worker_id = "it-worker", .lease_seconds = 60}, tasks_, *store_);
+        TaskHandler::Options{.worker_id = "it-worker", .lease_seconds = 60}, tasks_, *store_,
+        imports_);
     WorkerOptions options;
     options.poll_interval = absl::Milliseconds(50);
     options.reconnect_initial = absl::Milliseconds(50);
@@ -133,6 +135,7 @@ class WorkerBrokerTest : public ::testing::Test {
   amqp::ConnectionOptions worker_options_;
   std::unique_ptr<amqp::Publisher> publisher_;
   testing::FakeTaskService tasks_;
+  testing::FakeImportRunner imports_{tasks_, "it-worker"};
   std::unique_ptr<TaskHandler> handler_;
   std::unique_ptr<Worker> worker_;
   std::thread thread_;

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "task-worker/task_handler.h"
+#include "task-worker/testing/fake_import_runner.h"
 #include "task-worker/testing/fake_task_service.h"
 
 namespace gaze::worker {
@@ -196,7 +197,8 @@ class WorkerTest : public ::testing::Test {
       : tasks_(&events_),
         store_(events_),
         queue_(events_),
-        handler_({.worker_id = kWorkerId, .lease_seconds = 60}, tasks_, store_),
+        imports_(tasks_, kWorkerId, &events_),
+        handler_({.worker_id = kWorkerId, .lease_seconds = 60}, tasks_, store_, imports_),
         worker_(FastOptions(), queue_.Factory(), handler_) {
     queue_.OnIdle([this] { worker_.Stop(); });
   }
@@ -227,6 +229,7 @@ class WorkerTest : public ::testing::Test {
   FakeTaskService tasks_;
   FakeStore store_;
   FakeQueue queue_;
+  testing::FakeImportRunner imports_;
   TaskHandler handler_;
   Worker worker_;
   std::map<std::string, std::string> bodies_;
@@ -264,6 +267,25 @@ TEST_F(WorkerTest, DuplicateDeliveryHasOneEffect) {
                                     "claim t1", "ack t1"));
   EXPECT_EQ(store_.deletes(), 1);
   EXPECT_EQ(tasks_.completions(), 1);
+}
+
+// IMPORT tasks go to the ImportRunner, which records their outcome with FinishImport; the
+// handler neither deletes nor completes anything for them, and a duplicate does nothing.
+TEST_F(WorkerTest, ImportTasksGoToTheImportRunnerOnce) {
+  mv1::ImportInput input;
+  input.set_method(mv1::IMPORT_METHOD_GLANCE_DIRECT);
+  input.set_staging_url("file:///data/i1.staging");
+  tasks_.AddImportTask("t1", "i1", input);
+  PublishTask("t1", "req-imp");
+  PublishTask("t1", "req-imp");
+
+  worker_.Run();
+
+  EXPECT_THAT(Events(),
+              ElementsAre("claim t1", "import t1", "finish t1 ok", "ack t1", "claim t1", "ack t1"));
+  EXPECT_EQ(tasks_.status("t1"), mv1::TASK_STATUS_SUCCESS);
+  EXPECT_EQ(store_.deletes(), 0);
+  EXPECT_THAT(tasks_.request_ids(), ElementsAre("req-imp", "req-imp", "req-imp"));
 }
 
 TEST_F(WorkerTest, LeasedElsewhereIsAckedWithoutWork) {

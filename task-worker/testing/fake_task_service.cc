@@ -23,6 +23,17 @@ void FakeTaskService::AddDeleteTask(const std::string& id, const std::vector<std
   AddTask(std::move(task));
 }
 
+void FakeTaskService::AddImportTask(const std::string& id, const std::string& image_id,
+                                    mv1::ImportInput input, int attempts) {
+  mv1::Task task;
+  task.set_id(id);
+  task.set_type(mv1::TASK_TYPE_IMPORT);
+  task.set_image_id(image_id);
+  task.set_attempts(attempts);
+  *task.mutable_import() = std::move(input);
+  AddTask(std::move(task));
+}
+
 void FakeTaskService::AddTask(mv1::Task task) {
   absl::MutexLock lock(&mu_);
   task.set_status(mv1::TASK_STATUS_PENDING);
@@ -44,6 +55,16 @@ void FakeTaskService::FailNextClaims(std::vector<absl::Status> errors) {
 void FakeTaskService::FailNextCompletes(std::vector<absl::Status> errors) {
   absl::MutexLock lock(&mu_);
   complete_errors_.insert(complete_errors_.end(), errors.begin(), errors.end());
+}
+
+void FakeTaskService::FailNextFinishes(std::vector<absl::Status> errors) {
+  absl::MutexLock lock(&mu_);
+  finish_errors_.insert(finish_errors_.end(), errors.begin(), errors.end());
+}
+
+void FakeTaskService::OnRenew(std::function<absl::Status(const mv1::RenewTaskRequest&)> hook) {
+  absl::MutexLock lock(&mu_);
+  on_renew_ = std::move(hook);
 }
 
 void FakeTaskService::OnClaim(std::function<void()> hook) {
@@ -71,6 +92,16 @@ int FakeTaskService::completions() const {
 std::vector<std::string> FakeTaskService::request_ids() const {
   absl::MutexLock lock(&mu_);
   return request_ids_;
+}
+
+std::vector<mv1::RenewTaskRequest> FakeTaskService::renewals() const {
+  absl::MutexLock lock(&mu_);
+  return renewals_;
+}
+
+std::vector<mv1::FinishImportRequest> FakeTaskService::finishes() const {
+  absl::MutexLock lock(&mu_);
+  return finishes_;
 }
 
 absl::StatusOr<mv1::ClaimTaskResponse> FakeTaskService::ClaimTask(
@@ -133,6 +164,66 @@ absl::Status FakeTaskService::CompleteTask(const mv1::CompleteTaskRequest& reque
   entry.lease_holder.clear();
   ++completions_;
   return absl::OkStatus();
+}
+
+absl::Status FakeTaskService::RenewTask(const mv1::RenewTaskRequest& request, const std::string&) {
+  std::function<absl::Status(const mv1::RenewTaskRequest&)> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    renewals_.push_back(request);
+    hook = on_renew_;
+  }
+  if (hook) {
+    if (absl::Status injected = hook(request); !injected.ok()) return injected;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(request.task_id());
+  if (it == tasks_.end()) return absl::NotFoundError("no task " + request.task_id());
+  Entry& entry = it->second;
+  if (entry.lease_holder != request.worker_id() ||
+      entry.task.status() != mv1::TASK_STATUS_PROCESSING) {
+    return absl::FailedPreconditionError("task is not leased to " + request.worker_id());
+  }
+  *entry.task.mutable_progress() = request.progress();
+  entry.task.set_message(request.message());
+  return absl::OkStatus();
+}
+
+void FakeTaskService::RefuseNextSuccess(std::string message) {
+  absl::MutexLock lock(&mu_);
+  refuse_success_ = std::move(message);
+}
+
+absl::StatusOr<mv1::FinishImportResponse> FakeTaskService::FinishImport(
+    const mv1::FinishImportRequest& request, const std::string& request_id) {
+  if (events_ != nullptr) {
+    events_->Add("finish " + request.task_id() + (request.success() ? " ok" : " failed"));
+  }
+  absl::MutexLock lock(&mu_);
+  request_ids_.push_back(request_id);
+  finishes_.push_back(request);
+  if (!finish_errors_.empty()) {
+    absl::Status error = finish_errors_.front();
+    finish_errors_.pop_front();
+    return error;
+  }
+  auto it = tasks_.find(request.task_id());
+  if (it == tasks_.end()) return absl::NotFoundError("no task " + request.task_id());
+  Entry& entry = it->second;
+  if (entry.lease_holder != request.worker_id() ||
+      entry.task.status() != mv1::TASK_STATUS_PROCESSING) {
+    return absl::FailedPreconditionError("task is not leased to " + request.worker_id());
+  }
+  const bool applied = request.success() && !refuse_success_;
+  entry.task.set_status(applied ? mv1::TASK_STATUS_SUCCESS : mv1::TASK_STATUS_FAILURE);
+  entry.task.set_message(request.success() && refuse_success_ ? *refuse_success_
+                                                              : request.message());
+  if (request.success()) refuse_success_.reset();
+  entry.lease_holder.clear();
+  ++completions_;
+  mv1::FinishImportResponse response;
+  response.set_status(entry.task.status());
+  return response;
 }
 
 }  // namespace gaze::worker::testing

@@ -10,9 +10,12 @@ namespace json = boost::json;
 
 // Every minor version of the API (contract §1.3), oldest first, and whether Gaze has everything
 // it added. Gaze advertises the versions from 2.0 up to the first incomplete one
-// (docs/decisions.md): a client that finds 2.N listed may use everything up to 2.N. Features
+// (docs/decisions.md): a client that finds 2.N listed may use everything up to 2.N of the
+// images API (glanceclient, for one, offers image-tasks only once it sees 2.12). Features
 // that need what Glance ships switched off (property protections, multiple stores, the image
-// cache, exposed locations) do not make a version incomplete; "(off)" marks them below.
+// cache, exposed locations) do not make a version incomplete; "(off)" marks them below. Nor
+// does the metadata definitions catalog, a separate API under /v2/metadefs that 2.2 added
+// and Gaze answers 501 for.
 struct Version {
   std::string_view id;
   bool complete;
@@ -20,7 +23,7 @@ struct Version {
 constexpr Version kVersions[] = {
     {"v2.0", true},    // images, image data, tags, schemas
     {"v2.1", true},    // image members
-    {"v2.2", false},   // the tasks API is served; the metadata definitions catalog is not
+    {"v2.2", true},    // property protections (off), the tasks API; metadefs (501)
     {"v2.3", true},    // deactivate and reactivate
     {"v2.4", true},    // location rules (off)
     {"v2.5", true},    // community and shared visibility

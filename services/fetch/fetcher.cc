@@ -142,6 +142,7 @@ class Request {
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int OnTransferInfo(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
 
   const FetchOptions& options_;
   const Url& url_;
@@ -220,6 +221,15 @@ curl_socket_t Request::OnOpenSocket(void* self, curlsocktype purpose, curl_socka
   }
   // Close-on-exec: the worker runs qemu-img, which must not inherit the connection.
   return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+// libcurl calls this often, also while no byte arrives, so a stalled source still reports the
+// bytes it sent (OnBody reports at most once per interval, and may have skipped the last
+// bytes before the stall).
+int Request::OnTransferInfo(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto& request = *static_cast<Request*>(self);
+  if (request.response_accepted_ && !request.redirect_) request.Report(false);
+  return 0;
 }
 
 void Request::Report(bool force) {
@@ -353,6 +363,9 @@ absl::Status Request::Configure() {
   set(CURLOPT_WRITEDATA, this);
   set(CURLOPT_OPENSOCKETFUNCTION, &Request::OnOpenSocket);
   set(CURLOPT_OPENSOCKETDATA, this);
+  set(CURLOPT_XFERINFOFUNCTION, &Request::OnTransferInfo);
+  set(CURLOPT_XFERINFODATA, this);
+  set(CURLOPT_NOPROGRESS, 0L);
   if (resolve_) set(CURLOPT_RESOLVE, resolve_.get());
   if (rc != CURLE_OK) {
     return absl::InternalError(

@@ -75,8 +75,9 @@ class Fetcher {
   // returns that error unchanged. The sink and the progress callback run inside libcurl's C
   // frames, so they must not throw.
   using Sink = std::function<absl::Status(const char* data, size_t size)>;
-  // Called with bytes 0 once the response is accepted, then during the body at most once per
-  // progress_interval, and once more with the final count when the download succeeds.
+  // Called with bytes 0 once the response is accepted, then during the body (also while the
+  // source stalls) at most once per progress_interval, and once more with the final count when
+  // the download succeeds.
   using ProgressCallback = std::function<void(const FetchProgress&)>;
 
   explicit Fetcher(UriPolicy policy, FetchOptions options = {},

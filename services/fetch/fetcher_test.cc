@@ -503,6 +503,25 @@ TEST(FetcherTest, SlowSourceTimesOut) {
               HasSubstr("took longer than the limit of 300ms"));
 }
 
+TEST(FetcherTest, StalledSourceStillReportsWhatItSent) {
+  TestHttpServer server(Stall());
+  std::vector<FetchProgress> reports;
+  std::string received;
+  absl::StatusOr<FetchResult> result =
+      Fetcher(LocalPolicy(), {.low_speed_limit = 1000,
+                              .low_speed_time = absl::Seconds(2),
+                              .progress_interval = absl::Milliseconds(200)})
+          .Fetch(server.Url("/"), Collect(&received),
+                 [&](const FetchProgress& p) { reports.push_back(p); });
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  // The ten bytes came with the headers, inside the first interval; only a report made
+  // during the stall can show them.
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.front().bytes, 0u);
+  EXPECT_EQ(reports.back().bytes, 10u);
+  EXPECT_EQ(reports.back().total, 1000u);
+}
+
 TEST(FetcherTest, CancellationStopsAStalledDownloadAtOnce) {
   TestHttpServer server(Stall());
   std::stop_source stop;

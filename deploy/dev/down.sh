@@ -43,6 +43,6 @@ if [ -n "$purge" ]; then
     rm -rf "$PG_ROOT"
   fi
   # Only what up.sh creates: GAZE_HOME may have been pointed at a directory with other files.
-  rm -rf "${GAZE_HOME:?}"/{pg,mq,images,work,logs,run} "$GAZE_HOME/tokens.json" "$GAZE_HOME/env"
+  rm -rf "${GAZE_HOME:?}"/{pg,mq,keystone,images,work,logs,run} "$GAZE_HOME/tokens.json" "$GAZE_HOME/env"
   rmdir "$GAZE_HOME" 2>/dev/null || true
 fi

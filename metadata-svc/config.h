@@ -36,7 +36,7 @@ struct Config {
   std::string quota_file;  // "" = no per-project quotas
   ProjectQuotas quotas;    // loaded from quota_file
   log::Level log_level = log::Level::kInfo;
-  std::string probe_target;  // "host:port"; defaults to 127.0.0.1:<grpc_port>
+  std::string probe_target;      // "host:port"; defaults to 127.0.0.1:<grpc_port>
   std::string restore_image_id;  // `restore IMAGE_ID`
 };
 

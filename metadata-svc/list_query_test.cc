@@ -74,7 +74,8 @@ TEST(BuildListQueryTest, DefaultQueryForNonAdminIsAUnionOfIndexFriendlyBranches)
   auto q = BuildListQuery(Request("p1"), {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok()) << q.status();
   const std::string rest =
-      " AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+      " AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at "
+      "DESC, i.id DESC "
       "LIMIT $2::bigint";
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM ("
@@ -100,7 +101,8 @@ TEST(BuildListQueryTest, AdminDefaultExcludesOtherProjectsCommunityImages) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM images i WHERE NOT i.deleted AND (i.visibility <> 'community' OR "
-            "i.owner = $1::text) AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY "
+            "i.owner = $1::text) AND i.status NOT IN ('killed', 'pending_delete') AND NOT "
+            "i.os_hidden ORDER BY "
             "i.created_at DESC, i.id DESC LIMIT $2::bigint");
   EXPECT_EQ(q->params[0], "adm");
 }
@@ -179,7 +181,8 @@ TEST(BuildListQueryTest, ExplicitVisibilityAndAll) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM images i WHERE NOT i.deleted AND i.visibility = 'community' AND "
-            "i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at DESC, i.id DESC "
+            "i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY "
+            "i.created_at DESC, i.id DESC "
             "LIMIT $1::bigint");  // every parameter is used, or it would have no type
   EXPECT_EQ(q->params, (std::vector<std::string>{"25"}));
 

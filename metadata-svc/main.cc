@@ -83,8 +83,8 @@ int Serve(const Config& config) {
     log::Info("delayed delete on").Field("delay_seconds", config.delayed_delete_seconds);
   }
   PgTaskRepository tasks(
-      pool, {.max_attempts = config.task_max_attempts, .time_to_live = task_time_to_live},
-      limits, config.quotas);
+      pool, {.max_attempts = config.task_max_attempts, .time_to_live = task_time_to_live}, limits,
+      config.quotas);
 
   auto server = MetadataServer::Start(
       {.listen_address = config.grpc_listen, .port = config.grpc_port}, images, tasks);

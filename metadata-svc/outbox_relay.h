@@ -4,11 +4,12 @@
 // transaction, locks the oldest outbox rows that are due (not_before passed; a delayed delete
 // holds its row back; FOR UPDATE SKIP LOCKED, so replicas relay disjoint rows), publishes them
 // with publisher confirms and deletes them only once the broker confirmed every message. A
-// held row becomes due silently: the idle wait bounds how late it is published. A failure rolls back and the rows stay: delivery is at least once,
-// and a crash at any point at worst publishes a message twice (consumers de-duplicate by task
-// id). Between rounds it sleeps until a NOTIFY or one idle interval passes. Once confirmed, a
-// message is RabbitMQ's to deliver; when it is lost there (dead-lettered, or acked as a
-// duplicate while the task was leased elsewhere) TaskRedriver queues a new outbox row.
+// held row becomes due silently: the idle wait bounds how late it is published. A failure rolls
+// back and the rows stay: delivery is at least once, and a crash at any point at worst publishes a
+// message twice (consumers de-duplicate by task id). Between rounds it sleeps until a NOTIFY or one
+// idle interval passes. Once confirmed, a message is RabbitMQ's to deliver; when it is lost there
+// (dead-lettered, or acked as a duplicate while the task was leased elsewhere) TaskRedriver queues
+// a new outbox row.
 #pragma once
 
 #include <functional>

@@ -144,13 +144,13 @@ absl::StatusOr<StartedImport> PgImageRepository::StartImport(const v1::StartImpo
     input.set_container_format(image->container_format());
     std::optional<std::string> glance_input;
     if (!request.request_json().empty()) glance_input = request.request_json();
-    InsertTask(tx, task_id, v1::TASK_TYPE_IMPORT,
-               {.image_id = image->id(),
-                .owner = image->has_owner() ? std::optional<std::string>(image->owner())
-                                            : std::nullopt,
-                .request_id = request_id,
-                .user_id = request.caller().user_id()},
-               ImportInputToJson(input), glance_input, absl::ZeroDuration());
+    InsertTask(
+        tx, task_id, v1::TASK_TYPE_IMPORT,
+        {.image_id = image->id(),
+         .owner = image->has_owner() ? std::optional<std::string>(image->owner()) : std::nullopt,
+         .request_id = request_id,
+         .user_id = request.caller().user_id()},
+        ImportInputToJson(input), glance_input, absl::ZeroDuration());
     auto imported = DecodeFirst(r);
     if (!imported.ok()) return imported.status();
     started.response.set_task_id(task_id);
@@ -170,9 +170,9 @@ absl::StatusOr<RestoredImage> PgImageRepository::RestoreImage(
     auto image = LockVisible(tx, request.caller(), request.id());
     if (!image.ok()) return image.status();
     if (image->status() != v1::IMAGE_STATUS_PENDING_DELETE) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "Image ", image->id(), " is not pending delete; its status is ",
-          ImageStatusName(image->status()), "."));
+      return absl::FailedPreconditionError(absl::StrCat("Image ", image->id(),
+                                                        " is not pending delete; its status is ",
+                                                        ImageStatusName(image->status()), "."));
     }
     const std::string task_id =
         tx.exec_prepared1(stmt::kImageInternals, image->id())[1].as<std::string>();
@@ -189,8 +189,7 @@ absl::StatusOr<RestoredImage> PgImageRepository::RestoreImage(
           absl::StrCat("Image ", image->id(),
                        " cannot be restored: the deletion of its data has already started."));
     }
-    EndTask(tx, task_id, /*success=*/false, "restored", std::nullopt,
-            lifecycle_.task_time_to_live);
+    EndTask(tx, task_id, /*success=*/false, "restored", std::nullopt, lifecycle_.task_time_to_live);
     tx.exec_prepared0(stmt::kDeleteTaskOutbox, task_id);
     pqxx::result r = tx.exec_prepared(stmt::kRestoreImage, image->id());
     if (r.empty()) {  // cannot happen while the row is locked; kept as the compare-and-set

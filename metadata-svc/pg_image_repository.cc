@@ -228,9 +228,9 @@ absl::StatusOr<v1::BeginUploadResponse> PgImageRepository::BeginUpload(
     // all) counts against the size quota. CompleteUpload checks the real size.
     std::optional<ProjectUsage> usage;
     if (image->has_owner()) {
-      auto enforced =
-          EnforceQuota(tx, quotas_, image->owner(),
-                       {{QuotaResource::kImageCountUploading, 1}, {size_quota, request.declared_size()}});
+      auto enforced = EnforceQuota(
+          tx, quotas_, image->owner(),
+          {{QuotaResource::kImageCountUploading, 1}, {size_quota, request.declared_size()}});
       if (!enforced.ok()) return enforced.status();
       usage = *enforced;
     }
@@ -296,10 +296,10 @@ absl::StatusOr<v1::Image> PgImageRepository::CompleteUpload(
     if (upload.empty()) return gone();
     const bool staging = upload[0][1].as<std::string>() == "uploading";
     if (!upload[0][0].is_null()) {
-      auto usage = EnforceQuota(
-          tx, quotas_, upload[0][0].as<std::string>(),
-          {{staging ? QuotaResource::kImageStageTotal : QuotaResource::kImageSizeTotal,
-            request.size()}});
+      auto usage =
+          EnforceQuota(tx, quotas_, upload[0][0].as<std::string>(),
+                       {{staging ? QuotaResource::kImageStageTotal : QuotaResource::kImageSizeTotal,
+                         request.size()}});
       if (!usage.ok()) return usage.status();
     }
     if (staging) {

@@ -132,8 +132,7 @@ absl::StatusOr<ClaimResult> PgTaskRepository::ClaimTask(const v1::ClaimTaskReque
   });
 }
 
-absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(
-    const v1::CompleteTaskRequest& request) {
+absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(const v1::CompleteTaskRequest& request) {
   if (!IsUuid(request.task_id())) return NotHeld(request.task_id(), request.worker_id());
   return pool_.Run<TaskOutcome>([&](Conn& c) -> absl::StatusOr<TaskOutcome> {
     pqxx::work tx(c);
@@ -198,8 +197,7 @@ absl::Status PgTaskRepository::RenewTask(const v1::RenewTaskRequest& request) {
   });
 }
 
-absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(
-    const v1::FinishImportRequest& request) {
+absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(const v1::FinishImportRequest& request) {
   if (request.worker_id().empty()) return absl::InvalidArgumentError("worker_id is required");
   if (request.success()) {
     if (request.location().url().empty()) {
@@ -236,15 +234,16 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(
       return NotHeld(request.task_id(), request.worker_id());
     }
 
-    std::vector<std::string> discard(request.discard_urls().begin(),
-                                     request.discard_urls().end());
+    std::vector<std::string> discard(request.discard_urls().begin(), request.discard_urls().end());
     std::string failure_message = request.message();
     if (request.success()) {
       const v1::Image* target = *image ? &**image : nullptr;
       if (target == nullptr || target->status() == v1::IMAGE_STATUS_DELETED) {
-        failure_message = absl::StrCat("Image ", task.image_id(), " was deleted during the import.");
+        failure_message =
+            absl::StrCat("Image ", task.image_id(), " was deleted during the import.");
       } else if (!AwaitsImport(*target, task.id())) {
-        failure_message = absl::StrCat("Image ", task.image_id(), " is no longer awaiting this import.");
+        failure_message =
+            absl::StrCat("Image ", task.image_id(), " is no longer awaiting this import.");
       } else {
         // Two imports (or an import and an upload) may each have fitted alone: the data is
         // charged to image_size_total under the project's lock.
@@ -274,8 +273,7 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(
                 absl::StrCat("Image ", target->id(), " changed concurrently"));
           }
           EndTask(tx, task.id(), /*success=*/true, request.message(),
-                  absl::StrCat(R"({"image_id": ")", target->id(), R"("})"),
-                  policy_.time_to_live);
+                  absl::StrCat(R"({"image_id": ")", target->id(), R"("})"), policy_.time_to_live);
           // Everything but the stored data goes: the staging object and the temporaries.
           std::erase(discard, request.location().url());
           outcome.status = v1::TASK_STATUS_SUCCESS;
@@ -315,10 +313,9 @@ absl::StatusOr<v1::ListTasksResponse> PgTaskRepository::ListTasks(
       auto image = ReadVisible(tx, caller, request.image_id());
       if (!image.ok()) return image.status();
     }
-    if (!request.marker().empty() &&
-        tx.exec_prepared(stmt::kTaskMarkerVisible, request.marker(), caller.is_admin(),
-                         caller.project_id())
-            .empty()) {
+    if (!request.marker().empty() && tx.exec_prepared(stmt::kTaskMarkerVisible, request.marker(),
+                                                      caller.is_admin(), caller.project_id())
+                                         .empty()) {
       return absl::InvalidArgumentError("marker not found");
     }
     pqxx::result r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));

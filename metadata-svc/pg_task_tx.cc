@@ -17,8 +17,7 @@ void InsertTask(pqxx::work& tx, const std::string& id, v1::TaskType type, const 
                 const std::string& input, const std::optional<std::string>& glance_input,
                 absl::Duration delay) {
   tx.exec_prepared(stmt::kInsertTask, id, TaskTypeName(type), origin.image_id, origin.request_id,
-                   input, origin.owner, origin.user_id, glance_input,
-                   absl::ToInt64Seconds(delay));
+                   input, origin.owner, origin.user_id, glance_input, absl::ToInt64Seconds(delay));
 }
 
 std::string InsertDeleteDataTask(pqxx::work& tx, const TaskOrigin& origin,
@@ -26,8 +25,8 @@ std::string InsertDeleteDataTask(pqxx::work& tx, const TaskOrigin& origin,
   v1::DeleteDataInput input;
   for (const std::string& url : urls) input.add_urls(url);
   std::string id = NewUuid();
-  InsertTask(tx, id, v1::TASK_TYPE_DELETE_DATA, origin, DeleteDataInputToJson(input),
-             std::nullopt, delay);
+  InsertTask(tx, id, v1::TASK_TYPE_DELETE_DATA, origin, DeleteDataInputToJson(input), std::nullopt,
+             delay);
   return id;
 }
 
@@ -43,8 +42,7 @@ absl::StatusOr<std::optional<LockedTask>> LockTask(pqxx::work& tx, const std::st
   return locked;
 }
 
-absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx,
-                                                       const std::string& task_id) {
+absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx, const std::string& task_id) {
   pqxx::result task = tx.exec_prepared(stmt::kTaskImage, task_id);
   if (task.empty() || task[0][0].as<std::string>().empty()) return std::nullopt;
   // As an admin with no project: every row, deleted or not (the visibility column is ignored).
@@ -89,11 +87,11 @@ std::string QueueImportCleanup(pqxx::work& tx, const v1::Task& task,
   urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
   urls.erase(std::remove(urls.begin(), urls.end(), ""), urls.end());
   if (urls.empty()) return "";
-  TaskOrigin origin{.image_id = task.image_id(),
-                    .owner = task.owner().empty() ? std::nullopt
-                                                  : std::optional<std::string>(task.owner()),
-                    .request_id = task.request_id(),
-                    .user_id = task.user_id()};
+  TaskOrigin origin{
+      .image_id = task.image_id(),
+      .owner = task.owner().empty() ? std::nullopt : std::optional<std::string>(task.owner()),
+      .request_id = task.request_id(),
+      .user_id = task.user_id()};
   return InsertDeleteDataTask(tx, origin, urls);
 }
 

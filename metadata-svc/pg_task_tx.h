@@ -58,8 +58,7 @@ absl::StatusOr<std::optional<LockedTask>> LockTask(pqxx::work& tx, const std::st
 
 // The image of task `task_id`, locked FOR UPDATE (deleted or not), without locking the task;
 // nullopt when the task does not exist or has no image.
-absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx,
-                                                       const std::string& task_id);
+absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx, const std::string& task_id);
 
 // Ends unfinished task `task_id`: SUCCESS or FAILURE with `message` and, when given, Glance's
 // result object; it stays listed for `time_to_live`.
@@ -87,7 +86,6 @@ ImportFailure FailImport(pqxx::work& tx, const v1::Task& task,
 
 // Queues one delete_data task for `urls` and import task `task`'s staging object (empty and
 // repeated entries dropped); returns its id, or "" when there is nothing to delete.
-std::string QueueImportCleanup(pqxx::work& tx, const v1::Task& task,
-                               std::vector<std::string> urls);
+std::string QueueImportCleanup(pqxx::work& tx, const v1::Task& task, std::vector<std::string> urls);
 
 }  // namespace gaze::metadata

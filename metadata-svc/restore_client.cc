@@ -10,8 +10,8 @@ namespace gaze::metadata {
 
 absl::StatusOr<v1::Image> RestoreImageAt(const std::string& target, const std::string& image_id,
                                          const std::string& request_id, absl::Duration timeout) {
-  auto stub = v1::ImageService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::ImageService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   ctx.AddMetadata(rpc::kRequestIdKey, request_id);

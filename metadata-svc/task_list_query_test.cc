@@ -40,8 +40,7 @@ TEST(BuildTaskListQueryTest, AdminSeesEveryProjectAndFiltersEverything) {
             "$4::uuid) ORDER BY t.created_at ASC, t.id ASC LIMIT $5::bigint");
   EXPECT_EQ(q->params,
             (std::vector<std::string>{"delete_data", "6f1d6a5e-3c0b-4f5e-9a53-2b7f7f0d7a11",
-                                      "failure", "00000000-0000-0000-0000-000000000001",
-                                      "1000"}));
+                                      "failure", "00000000-0000-0000-0000-000000000001", "1000"}));
   EXPECT_EQ(q->limit, 1000);
 }
 

@@ -10,8 +10,9 @@
 // outbox row waiting, and queues an outbox row for each (TaskRepository::RedriveStaleTasks),
 // which the relay publishes like a new task; ClaimTask hands a task whose lease expired to
 // the next worker. A task that has been claimed TaskPolicy::max_attempts times is failed
-// instead (a poison message), and an import's image returned to queued. A healthy task may be re-driven too (its message is merely queued behind
-// many others); the worker then acks the duplicate, which is the price of never losing one.
+// instead (a poison message), and an import's image returned to queued. A healthy task may be
+// re-driven too (its message is merely queued behind many others); the worker then acks the
+// duplicate, which is the price of never losing one.
 #pragma once
 
 #include "absl/status/statusor.h"

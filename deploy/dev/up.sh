@@ -14,7 +14,16 @@
 # GAZE_AMQP_PORT (5682; RabbitMQ also uses -1000, +20000 and +30000..+30010 of it),
 # GAZE_KEYSTONE_PORT (5000, only with GAZE_AUTH=keystone).
 #
-# GAZE_WORKERS=N (default 1) starts N task-workers side by side.
+# GAZE_WORKERS=N (default 1) starts N task-workers side by side. Their scratch space for
+# imports is $GAZE_HOME/work (one directory per worker inside it).
+#
+# Import (optional, comma-separated lists, passed to every task-worker only when set):
+# GAZE_WEB_DOWNLOAD_ALLOWED_HOSTS, GAZE_WEB_DOWNLOAD_ALLOWED_PORTS and
+# GAZE_WEB_DOWNLOAD_ALLOWED_SCHEMES, web-download's allow lists (an allowed host is the only way
+# to reach a loopback or private source, e.g. a local HTTP server:
+# GAZE_WEB_DOWNLOAD_ALLOWED_HOSTS=127.0.0.1 GAZE_WEB_DOWNLOAD_ALLOWED_PORTS=8000).
+# GAZE_DELAYED_DELETE_SECONDS=N (metadata-svc): deleted images wait N seconds in pending_delete,
+# restorable with `metadata-svc restore IMAGE_ID --grpc_port $GAZE_GRPC_PORT`.
 #
 # Authentication: GAZE_AUTH=static (default) creates a static token file with three tokens.
 # GAZE_AUTH=keystone authenticates through Keystone instead: up.sh starts a private Keystone
@@ -197,18 +206,29 @@ main() {
     create_tokens "$tokens"
   fi
 
+  local metadata_flags=()
+  [ -z "${GAZE_DELAYED_DELETE_SECONDS:-}" ] ||
+    metadata_flags+=(--delayed_delete_seconds "$GAZE_DELAYED_DELETE_SECONDS")
   start_service metadata-svc serve --grpc_port "$GRPC_PORT" --pg_dsn "$dsn" \
-    --amqp_url "$amqp"
+    --amqp_url "$amqp" "${metadata_flags[@]}"
   wait_ready metadata-svc "$BIN/metadata-svc" probe --grpc_port "$GRPC_PORT"
 
   # GAZE_WORKERS task-workers compete for the same queue; the first is "task-worker", the
   # others "task-worker-2", "task-worker-3", ...
-  local i name
+  # web-download's allow lists reach every worker as flags, only when set.
+  local i name worker_flags=(--work_dir "$GAZE_HOME/work")
+  [ -z "${GAZE_WEB_DOWNLOAD_ALLOWED_HOSTS:-}" ] ||
+    worker_flags+=(--web_download_allowed_hosts "$GAZE_WEB_DOWNLOAD_ALLOWED_HOSTS")
+  [ -z "${GAZE_WEB_DOWNLOAD_ALLOWED_PORTS:-}" ] ||
+    worker_flags+=(--web_download_allowed_ports "$GAZE_WEB_DOWNLOAD_ALLOWED_PORTS")
+  [ -z "${GAZE_WEB_DOWNLOAD_ALLOWED_SCHEMES:-}" ] ||
+    worker_flags+=(--web_download_allowed_schemes "$GAZE_WEB_DOWNLOAD_ALLOWED_SCHEMES")
+  mkdir -p "$GAZE_HOME/work"
   for ((i = 1; i <= WORKERS; i++)); do
     name=task-worker
     ((i == 1)) || name=task-worker-$i
     start_instance "$name" task-worker --metadata_target "127.0.0.1:$GRPC_PORT" \
-      --amqp_url "$amqp" --data_dir "$GAZE_HOME/images"
+      --amqp_url "$amqp" --data_dir "$GAZE_HOME/images" "${worker_flags[@]}"
   done
   for ((i = 1; i <= WORKERS; i++)); do
     name=task-worker

@@ -268,7 +268,12 @@ class GazeStack:
     quota_file and policy_file are the files' contents, written into the stack's temporary
     directory once the token file exists: a str (written as is), a dict (written as JSON),
     or a callable taking the stack (so it can use self.project_id(...)) and returning one of
-    those. policy_file_suffix names the policy file ".json" or ".yaml"."""
+    those. policy_file_suffix names the policy file ".json" or ".yaml".
+
+    Import tests (test_import.py) also use: workers, the number of task-workers, named
+    "task-worker", "task-worker-2", ... (all on the same queue); and extra flags of each
+    binary, {flag name: value} dicts that may be changed before a (re)start:
+    metadata_flags, worker_flags and gateway_flags (a value of None leaves the flag out)."""
 
     METADATA_OPTIONS = ("sweep_interval_ms", "image_property_quota", "image_tag_quota",
                         "image_member_quota")
@@ -276,7 +281,8 @@ class GazeStack:
 
     def __init__(self, upload_lease_seconds=None, sweep_interval_ms=None, image_size_cap=None,
                  quota_file=None, policy_file=None, policy_file_suffix=".json",
-                 image_property_quota=None, image_tag_quota=None, image_member_quota=None):
+                 image_property_quota=None, image_tag_quota=None, image_member_quota=None,
+                 workers=1, metadata_flags=None, worker_flags=None, gateway_flags=None):
         self.build_dir, self.base_dsn, self.amqp_url = required_environment()
         self.bin_dir = os.path.join(os.path.abspath(self.build_dir), "bin")
         for name in PROCESSES:
@@ -289,6 +295,12 @@ class GazeStack:
                         "image_property_quota": image_property_quota,
                         "image_tag_quota": image_tag_quota,
                         "image_member_quota": image_member_quota}
+        self.workers = workers
+        self.worker_names = ["task-worker"] + [f"task-worker-{i}" for i in range(2, workers + 1)]
+        self.process_names = ["metadata-svc", *self.worker_names, "api-gateway"]  # start order
+        self.extra_flags = {"metadata-svc": dict(metadata_flags or {}),
+                            "task-worker": dict(worker_flags or {}),
+                            "api-gateway": dict(gateway_flags or {})}
         self.file_contents = {"quota_file": quota_file, "policy_file": policy_file}
         self.file_suffixes = {"quota_file": ".json", "policy_file": policy_file_suffix}
         self.files = {}  # option name -> path of the file written for it
@@ -315,6 +327,8 @@ class GazeStack:
         self.dir = tempfile.mkdtemp(prefix="gaze-e2e-")
         self.data_dir = os.path.join(self.dir, "images")
         os.mkdir(self.data_dir)
+        # The workers' scratch space (their default: "work" beside the data directory).
+        self.work_dir = os.path.join(self.dir, "work")
         self._write_tokens()
         self._write_option_files()
         run_psql(self.base_dsn, f"CREATE DATABASE {self.db_name}")
@@ -324,9 +338,10 @@ class GazeStack:
         # The services take their configuration from our flags only, not from GAZE_*
         # variables of the environment the tests run in.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAZE_")}
-        for name in PROCESSES:
+        for name in self.process_names:
             service_env = {**env, **self.gateway_env()} if name == "api-gateway" else env
-            self.services[name] = Service(name, os.path.join(self.bin_dir, name),
+            binary = "task-worker" if name in self.worker_names else name
+            self.services[name] = Service(name, os.path.join(self.bin_dir, binary),
                                           os.path.join(self.dir, f"{name}.log"), service_env)
         migrate = subprocess.run(
             [os.path.join(self.bin_dir, "metadata-svc"), "migrate", "--pg_dsn", self.pg_dsn],
@@ -334,14 +349,14 @@ class GazeStack:
         if migrate.returncode != 0:
             raise AssertionError(f"metadata-svc migrate exited with {migrate.returncode}:\n"
                                  f"{migrate.stderr}")
-        for name in PROCESSES:
+        for name in self.process_names:
             self.start_process(name)
 
     def stop(self, check=True):
         """Stops every process with SIGTERM (gateway first), drops the database, removes the
         files. With check, raises if a process did not exit 0 after SIGTERM."""
         problems = []
-        for name in reversed(PROCESSES):
+        for name in reversed(self.process_names):
             service = self.services.get(name)
             if service is None or service.proc is None:
                 continue
@@ -369,25 +384,26 @@ class GazeStack:
                            "--pg_dsn", self.pg_dsn, "--amqp_url", self.amqp_url,
                            "--task_queue", self.task_queue,
                            *self._flags(self.METADATA_OPTIONS),
-                           *self._file_flag("quota_file")])
+                           *self._file_flag("quota_file"), *self._extra_flags(name)])
             listening = service.wait_for("its listening log line",
                                          lambda: service.logged("listening"))
             self.grpc_port = int(listening["port"])
             probe = [service.binary, "probe", "--grpc_port", str(self.grpc_port)]
             service.wait_for("`metadata-svc probe` to exit 0", lambda: subprocess.run(
                 probe, capture_output=True, env=service.env, timeout=10).returncode == 0)
-        elif name == "task-worker":
+        elif name in self.worker_names:
             service.start(["--metadata_target", f"127.0.0.1:{self.grpc_port}",
                            "--amqp_url", self.amqp_url, "--task_queue", self.task_queue,
                            "--data_dir", self.data_dir,
-                           "--worker_id", f"e2e-{secrets.token_hex(3)}"])
+                           "--worker_id", f"e2e-{name}-{secrets.token_hex(3)}",
+                           *self._extra_flags("task-worker")])
             service.wait_for('{"msg":"ready"}', lambda: service.logged("ready"))
         elif name == "api-gateway":
             service.start(["--api_listen", "127.0.0.1", "--api_port", str(self.api_port),
                            "--metadata_target", f"127.0.0.1:{self.grpc_port}",
                            "--data_dir", self.data_dir, *self.gateway_auth_flags(),
                            *self._flags(self.GATEWAY_OPTIONS),
-                           *self._file_flag("policy_file")])
+                           *self._file_flag("policy_file"), *self._extra_flags(name)])
             listening = service.wait_for("its listening log line",
                                          lambda: service.logged("listening"))
             self.api_port = int(listening["port"])
@@ -410,7 +426,7 @@ class GazeStack:
         dead = [s for s in self.services.values() if not s.running]
         report = "\n".join(f"{s.name} is not running (status {s.proc.returncode})\n{s.tail()}"
                            for s in dead)
-        for name in PROCESSES:
+        for name in self.process_names:
             if not self.services[name].running:
                 try:
                     self.start_process(name)
@@ -482,6 +498,13 @@ class GazeStack:
         flags = []
         for name in names:
             value = self.options[name]
+            if value is not None:
+                flags += [f"--{name}", str(value)]
+        return flags
+
+    def _extra_flags(self, process):
+        flags = []
+        for name, value in self.extra_flags[process].items():
             if value is not None:
                 flags += [f"--{name}", str(value)]
         return flags

@@ -2,11 +2,13 @@
 against a gateway that authenticates with Keystone.
 
 Routes (api-gateway/routes.cc, all of them, plus version discovery): list (default, and
-visibility=all&member_status=all), create (private, shared, public, community), usage, the
-four schemas, GET / and GET /versions; and per image visibility (private, shared, public,
-community): show, update (JSON patch), delete, download, upload, add tag, delete tag,
-deactivate, reactivate, list members, add member, show / update / delete the accepted
-member's record, show / update / delete the caller's own record.
+visibility=all&member_status=all), create (private, shared, public, community), usage, import
+discovery, the six schemas, GET / and GET /versions, the task list and one import task; and
+per image visibility (private, shared, public, community): show, update (JSON patch),
+delete, download, upload, stage, import (web-download), the image's tasks, add tag, delete
+tag, deactivate, reactivate, list members, add member, show / update / delete the accepted
+member's record, show / update / delete the caller's own record. (POST /v2/tasks, 501, and
+DELETE /v2/tasks/{id}, 405, answer the same to every valid caller: test_import.py.)
 
 Callers, all real Keystone tokens: owner (member of the owning project, demo), reader (reader
 in the owning project, demo-reader), other (member of another project, alt), accepted,
@@ -15,7 +17,7 @@ revoked token (the owner's, DELETE /v3/auth/tokens), a truly expired token (the 
 from an application credential that expired: Keystone answers 404 to it, 200 with
 allow_expired), and a token of a project deleted after the token was issued.
 
-Each of the 891 cells (81 route variants × 11 callers) asserts the exact status from the
+Each of the 1078 cells (98 route variants × 11 callers) asserts the exact status from the
 contract (glance-api-v2.md §8, §9, §17.1 defaults; invisible → 404, visible but denied → 403,
 no valid token → 401 with WWW-Authenticate naming Keystone), the Glance-shaped error body,
 and that no image the caller may not see leaks: none of its id, name, property value or tag,
@@ -32,7 +34,7 @@ from gaze_api import ApiTestCase, JSON, PATCH_21, TITLES
 from gaze_keystone import Identities, KeystoneGazeStack
 from gaze_stack import wait_until
 
-DOCUMENTED_CELLS = 891
+DOCUMENTED_CELLS = 1078
 
 VISIBILITIES = ("private", "shared", "public", "community")
 CALLERS = ("owner", "reader", "other", "accepted", "pending", "rejected", "admin",
@@ -148,6 +150,16 @@ def delete_self(c, v):
     return 404 if c in ("owner", "admin") else 403  # policy first; owner/admin: no record
 
 
+def admin_only(c, v):
+    """Glance's tasks_api_access default: role:admin."""
+    return 200 if c == "admin" else 403
+
+
+# web-download from a source no worker may reach (loopback is refused unless allowed): the
+# import is accepted, its task fails, and the image returns to queued.
+UNREACHABLE_SOURCE = "http://127.0.0.1:9/tenant-matrix.img"
+
+
 def create(c, v):
     if c == "reader":
         return 403
@@ -189,9 +201,15 @@ def routes():
                 check="created") for v in VISIBILITIES],
         Route("GET /v2/info/usage", "GET", lambda t, c, i: "/v2/info/usage",
               lambda c, v: 200, per_visibility=False),
+        Route("GET /v2/info/import", "GET", lambda t, c, i: "/v2/info/import",
+              lambda c, v: 200, per_visibility=False),
         *[Route(f"GET /v2/schemas/{s}", "GET", (lambda s: lambda t, c, i: f"/v2/schemas/{s}")(s),
                 lambda c, v: 200, per_visibility=False)
-          for s in ("image", "images", "member", "members")],
+          for s in ("image", "images", "member", "members", "task", "tasks")],
+        Route("GET /v2/tasks", "GET", lambda t, c, i: "/v2/tasks?limit=1000", admin_only,
+              per_visibility=False, check="tasks_listed"),
+        Route("GET /v2/tasks/{task}", "GET", lambda t, c, i: f"/v2/tasks/{t.task_id}",
+              admin_only, per_visibility=False, check="task_shown"),
         Route("GET /", "GET", lambda t, c, i: "/", lambda c, v: 300, per_visibility=False,
               needs_token=False),
         Route("GET /versions", "GET", lambda t, c, i: "/versions", lambda c, v: 200,
@@ -211,6 +229,17 @@ def routes():
               lambda c, v: owner_change(c, v, 204), state="queued",
               body=lambda t, c, i: DATA, headers={"Content-Type": "application/octet-stream"},
               check="uploaded"),
+        Route(f"PUT {image}/stage", "PUT", lambda t, c, i: f"/v2/images/{i.id}/stage",
+              lambda c, v: owner_change(c, v, 204), state="queued",
+              body=lambda t, c, i: DATA, headers={"Content-Type": "application/octet-stream"},
+              check="staged"),
+        Route(f"POST {image}/import", "POST", lambda t, c, i: f"/v2/images/{i.id}/import",
+              lambda c, v: owner_change(c, v, 202), state="queued",
+              body=lambda t, c, i: {"method": {"name": "web-download",
+                                               "uri": UNREACHABLE_SOURCE}},
+              check="import_started"),
+        Route(f"GET {image}/tasks", "GET", lambda t, c, i: f"/v2/images/{i.id}/tasks",
+              lambda c, v: 200 if sees(c, v) else 404, state="active", check="no_tasks"),
         Route(f"PUT {image}/tags/{{tag}}", "PUT",
               lambda t, c, i: f"/v2/images/{i.id}/tags/mx-newtag-{secrets.token_hex(4)}",
               lambda c, v: owner_change(c, v, 204), state="active"),
@@ -378,6 +407,18 @@ class TenantMatrixTest(ApiTestCase):
         return image
 
     @classmethod
+    def make_imported_image(cls):
+        """A private image of the owner's, imported with glance-direct: it has a task."""
+        image = cls.make_image("private", "queued")
+        base = f"/v2/images/{image.id}"
+        cls.must("owner", "PUT", f"{base}/stage", 204, DATA,
+                 {"Content-Type": "application/octet-stream"})
+        cls.must("owner", "POST", f"{base}/import", 202, {"method": {"name": "glance-direct"}})
+        wait_until(lambda: cls.must("owner", "GET", base, 200).json()["status"] == "active",
+                   60, "the glance-direct import to finish", interval=0.2)
+        return image
+
+    @classmethod
     def set_up_images(cls):
         started = time.monotonic()
         cls.images = {}
@@ -390,6 +431,9 @@ class TenantMatrixTest(ApiTestCase):
         cls.foreign += [cls.make_image("private", "active", c) for c in MEMBERS]
         cls.foreign.append(cls.make_image("private", "active",
                                           owner=cls.project["deleted_project"]))
+        cls.task_image = cls.make_imported_image()
+        cls.task_id = cls.must("owner", "GET", f"/v2/images/{cls.task_image.id}/tasks",
+                               200).json()["tasks"][0]["id"]
         cls.snapshot = {i.id: cls.state_of(i.id) for i in cls.fixtures.values()}
         wait_until(lambda: cls.stack.keystone.validate(cls.tokens["expired"]) == 404, 60,
                    "the application credential's token to expire", interval=0.2)
@@ -563,6 +607,32 @@ class TenantMatrixTest(ApiTestCase):
         data = self.admin_view(image)
         return [] if (data["status"], data["size"]) == ("active", len(DATA)) else [
             f"after the upload: {data['status']}, {data['size']}"]
+
+    def check_staged(self, caller, image, resp, body):
+        data = self.admin_view(image)
+        return [] if data["status"] == "uploading" else [f"{data['status']} after staging"]
+
+    def check_import_started(self, caller, image, resp, body):
+        tasks = self.must("admin", "GET", f"/v2/images/{image.id}/tasks", 200).json()["tasks"]
+        if [t["input"]["import_req"]["method"]["uri"] for t in tasks] != [UNREACHABLE_SOURCE]:
+            return [f"tasks after the import: {tasks}"]
+        return []
+
+    def check_no_tasks(self, caller, image, resp, body):
+        tasks = resp.json()["tasks"]
+        return [] if tasks == [] else [f"tasks of a fixture: {tasks}"]
+
+    def check_tasks_listed(self, caller, image, resp, body):
+        ids = [t["id"] for t in resp.json()["tasks"]]
+        return [] if self.task_id in ids else [f"{self.task_id} not in {ids}"]
+
+    def check_task_shown(self, caller, image, resp, body):
+        task = resp.json()
+        got = (task["id"], task["type"], task["status"], task["owner"],
+               task["input"]["image_id"])
+        want = (self.task_id, "api_image_import", "success", self.project["owner"],
+                self.task_image.id)
+        return [] if got == want else [f"task {got}, expected {want}"]
 
     def check_untagged(self, caller, image, resp, body):
         tags = self.admin_view(image)["tags"]

@@ -14,6 +14,7 @@
 
 #include "bench/http_client.h"
 #include "bench/http_parse.h"
+#include "bench/import.h"
 #include "bench/json_line.h"
 #include "bench/proc_stats.h"
 #include "bench/stats.h"
@@ -187,6 +188,104 @@ TEST(ProcStatsTest, ParsesStatAndStatus) {
   EXPECT_EQ(ParseStatusKb(status, "VmRSS"), 10240u);
   EXPECT_EQ(ParseStatusKb(status, "VmHWM"), 20480u);
   EXPECT_EQ(ParseStatusKb(status, "VmSwap"), 0u);
+}
+
+TEST(ProcStatsTest, ChildrenCpu) {
+  // utime 250, stime 50; cutime 30 and cstime 12 of the children it waited for.
+  const std::string stat =
+      "4242 (task-worker) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 30 12 20 0 9 0";
+  EXPECT_EQ(ParseStatChildCpuTicks(stat), 42);
+  EXPECT_FALSE(ParseStatChildCpuTicks("4242 (x) S 1 2 3"));
+}
+
+TEST(ImportTest, SourceDataExtentsAreHalfTheImageInRuns) {
+  constexpr uint64_t M = uint64_t{1} << 20;
+  auto extents = SourceDataExtents(64 * M);
+  ASSERT_EQ(extents.size(), 4u);
+  EXPECT_EQ(extents[0].offset, 0u);
+  EXPECT_EQ(extents[0].length, 12 * M);
+  EXPECT_EQ(extents[1].offset, 20 * M);
+  EXPECT_EQ(extents[1].length, 4 * M);
+  EXPECT_EQ(extents[2].offset, 32 * M);
+  EXPECT_EQ(extents[2].length, 12 * M);
+  EXPECT_EQ(extents[3].offset, 52 * M);
+  EXPECT_EQ(extents[3].length, 4 * M);
+  uint64_t data = 0;
+  for (const Extent& e : SourceDataExtents(uint64_t{1} << 30)) data += e.length;
+  EXPECT_EQ(data, uint64_t{1} << 29);
+
+  // A size that ends inside a region: the last extent ends at the size.
+  auto short_one = SourceDataExtents(22 * M + 5);
+  ASSERT_EQ(short_one.size(), 2u);
+  EXPECT_EQ(short_one[1].offset, 20 * M);
+  EXPECT_EQ(short_one[1].length, 2 * M + 5);
+  auto tiny = SourceDataExtents(1000);
+  ASSERT_EQ(tiny.size(), 1u);
+  EXPECT_EQ(tiny[0].length, 1000u);
+  EXPECT_TRUE(SourceDataExtents(0).empty());
+}
+
+TEST(ImportTest, ClassifiesThePolledImage) {
+  EXPECT_EQ(ClassifyImport("importing", ""), ImportState::kRunning);
+  EXPECT_EQ(ClassifyImport("uploading", ""), ImportState::kRunning);
+  EXPECT_EQ(ClassifyImport("active", ""), ImportState::kActive);
+  // Glance reverts a failed import to queued and names the stores that failed.
+  EXPECT_EQ(ClassifyImport("queued", ""), ImportState::kFailed);
+  EXPECT_EQ(ClassifyImport("queued", "file"), ImportState::kFailed);
+  EXPECT_EQ(ClassifyImport("active", "file"), ImportState::kFailed);
+  EXPECT_EQ(ClassifyImport("killed", ""), ImportState::kFailed);
+  EXPECT_EQ(ClassifyImport("", ""), ImportState::kFailed);
+}
+
+TEST(ImportTest, CreateBody) {
+  auto v = boost::json::parse(ImportCreateBody("qcow2")).as_object();
+  EXPECT_EQ(v.at("disk_format").as_string(), "qcow2");
+  EXPECT_EQ(v.at("container_format").as_string(), "bare");
+  EXPECT_EQ(v.at("tags").as_array().at(0).as_string(), "gaze-bench");
+}
+
+TEST(ImportTest, Summary) {
+  EXPECT_TRUE(SummarizeImports({}).empty());
+  std::vector<ImportTiming> t = {
+      {.stage_s = 1, .import_s = 2, .total_s = 3.5, .staged_bytes = 500000000},
+      {.stage_s = 0.25, .import_s = 4, .total_s = 4.5, .staged_bytes = 500000000}};
+  boost::json::object s = SummarizeImports(t);
+  EXPECT_EQ(s.at("imports").as_uint64(), 2u);
+  EXPECT_EQ(s.at("staged_bytes").as_uint64(), 500000000u);
+  EXPECT_DOUBLE_EQ(s.at("stage_MB_per_s").as_double(), 800);  // 1000 MB in 1.25 s
+  EXPECT_DOUBLE_EQ(s.at("import_s").at("mean").as_double(), 3);
+  EXPECT_DOUBLE_EQ(s.at("import_s").at("min").as_double(), 2);
+  EXPECT_DOUBLE_EQ(s.at("import_s").at("max").as_double(), 4);
+  EXPECT_EQ(s.at("import_s_each").as_array().size(), 2u);
+  EXPECT_DOUBLE_EQ(s.at("end_to_end_s").at("mean").as_double(), 4);
+}
+
+TEST(ImportTest, RunProgramReportsTheExitStatus) {
+  std::string error;
+  EXPECT_TRUE(RunProgram({"true"}, &error));
+  EXPECT_FALSE(RunProgram({"false"}, &error));
+  EXPECT_NE(error.find("exited with 1"), std::string::npos) << error;
+  EXPECT_FALSE(RunProgram({"/nonexistent/program"}, &error));
+}
+
+// Not pure: makes a small qcow2 image with the machine's qemu-img, when there is one.
+TEST(ImportTest, MakesAQcow2ImageAndTimesItsConversion) {
+  std::string error;
+  if (!RunProgram({"qemu-img", "--version"}, &error)) GTEST_SKIP() << "no qemu-img: " << error;
+  ImportFiles files;
+  std::string block(1 << 20, 'x');
+  auto path = files.Qcow2(uint64_t{40} << 20, block, &error);
+  ASSERT_TRUE(path) << error;
+  EXPECT_EQ(files.Qcow2(uint64_t{40} << 20, block, &error), path);  // made once
+  MappedFile mapped;
+  ASSERT_TRUE(mapped.Open(*path, &error)) << error;
+  EXPECT_EQ(mapped.bytes().substr(0, 4), "QFI\xfb");
+  // Regions 0-2, 5, 8 and 9 of the ten 4 MiB regions are data, and the holes take no room.
+  EXPECT_GT(mapped.bytes().size(), uint64_t{24} << 20);
+  EXPECT_LT(mapped.bytes().size(), uint64_t{26} << 20);
+  auto seconds = files.TimeConvertToRaw(*path, "qcow2", &error);
+  ASSERT_TRUE(seconds) << error;
+  EXPECT_GE(*seconds, 0);
 }
 
 // A server that answers each request on one connection with the next canned response.

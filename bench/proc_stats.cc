@@ -62,6 +62,14 @@ std::optional<double> ParseStatCpuTicks(std::string_view stat) {
   return static_cast<double>(utime + stime);
 }
 
+std::optional<double> ParseStatChildCpuTicks(std::string_view stat) {
+  // Fields 16 (cutime) and 17 (cstime).
+  std::vector<std::string_view> f = StatFields(stat);
+  uint64_t cutime = 0, cstime = 0;
+  if (f.size() < 15 || !ToNumber(f[13], &cutime) || !ToNumber(f[14], &cstime)) return std::nullopt;
+  return static_cast<double>(cutime + cstime);
+}
+
 std::optional<int> ParseStatParentPid(std::string_view stat) {
   std::vector<std::string_view> f = StatFields(stat);
   uint64_t ppid = 0;
@@ -97,6 +105,7 @@ std::optional<ProcReading> ReadProc(int pid) {
   if (!ticks) return std::nullopt;
   ProcReading r;
   r.cpu_seconds = *ticks / TicksPerSecond();
+  r.children_cpu_seconds = ParseStatChildCpuTicks(*stat).value_or(0) / TicksPerSecond();
   r.rss_kb = ParseStatusKb(*status, "VmRSS");
   r.hwm_kb = ParseStatusKb(*status, "VmHWM");
   r.anon_kb = ParseStatusKb(*status, "RssAnon");
@@ -191,6 +200,7 @@ void ProcWatch::Begin() {
     p.hwm_reset = static_cast<bool>(clear);
     auto r = ReadProc(p.pid);
     p.cpu_at_begin = r ? r->cpu_seconds : 0;
+    p.children_cpu_at_begin = r ? r->children_cpu_seconds : 0;
   }
   Sample();
 }
@@ -224,7 +234,9 @@ boost::json::object ProcWatch::End(double wall_seconds) {
         cpu += now - (before == p.tree_cpu_at_begin.end() ? 0 : before->second);
       }
     } else if (auto r = ReadProc(p.pid)) {
-      cpu = r->cpu_seconds - p.cpu_at_begin;
+      double children = r->children_cpu_seconds - p.children_cpu_at_begin;
+      cpu = r->cpu_seconds - p.cpu_at_begin + children;
+      if (children > 0) o["children_cpu_s"] = Round3(children);
       uint64_t pss = ReadPssKb(p.pid);
       pss_sum += pss;
       o["rss_mb"] = Mb(r->rss_kb);

@@ -19,6 +19,8 @@ namespace gaze::bench {
 
 struct ProcReading {
   double cpu_seconds = 0;
+  // Of the children it has waited for (cutime + cstime): the task-worker's qemu-img.
+  double children_cpu_seconds = 0;
   uint64_t rss_kb = 0;
   uint64_t hwm_kb = 0;
   uint64_t anon_kb = 0;
@@ -26,6 +28,7 @@ struct ProcReading {
 
 // Parses the contents of /proc/<pid>/stat (CPU ticks) and /proc/<pid>/status (memory).
 std::optional<double> ParseStatCpuTicks(std::string_view stat);
+std::optional<double> ParseStatChildCpuTicks(std::string_view stat);
 std::optional<int> ParseStatParentPid(std::string_view stat);
 uint64_t ParseStatusKb(std::string_view status, std::string_view field);
 
@@ -45,7 +48,8 @@ class ProcWatch {
  public:
   // `tree`: count the CPU of the process and all its descendants, and no memory (a database's
   // shared buffers make per-process RSS meaningless). Otherwise it is a Gaze process whose
-  // memory counts towards the RSS target.
+  // memory counts towards the RSS target, and whose CPU includes that of the children it
+  // waited for during the window (the task-worker's qemu-img), also given as children_cpu_s.
   void Watch(std::string name, int pid, bool tree);
   bool empty() const { return procs_.empty(); }
 
@@ -62,6 +66,7 @@ class ProcWatch {
     int pid = 0;
     bool tree = false;
     double cpu_at_begin = 0;
+    double children_cpu_at_begin = 0;
     std::map<int, double> tree_cpu_at_begin;
     bool hwm_reset = false;
     uint64_t anon_peak_kb = 0;

@@ -15,14 +15,29 @@
 #   bench/run.sh --url http://glance:9292 --token "$OS_TOKEN" [--quick]
 #                           # the same suite against another Glance v2 endpoint: no stack, no
 #                           # server-side figures, no micro-benchmarks
+#   bench/run.sh --auth keystone
+#                           # the stack authenticates through a private Keystone (GAZE_AUTH=keystone
+#                           # of up.sh); the suite runs with a Keystone token of user demo
+#   bench/run.sh --compare-auth [--only WORKLOADS]
+#                           # then again on a fresh stack with Keystone: the show workloads (or
+#                           # the --only ones); each line of that second part has "auth":"keystone"
+#   bench/run.sh --only 'import:size=64M,format=qcow2,count=1 show:c=64'
+#                           # only these workloads (one argument, separated by spaces), no
+#                           # seeding, no micro-benchmarks
 #
 # Environment: GAZE_BENCH_HOME (/tmp/gaze-bench-home), GAZE_BENCH_API_PORT (19492),
 # GAZE_BENCH_GRPC_PORT (19491), GAZE_BENCH_PG_PORT (55561), GAZE_BENCH_AMQP_PORT (5761),
-# GAZE_BUILD_DIR (build), GAZE_BENCH_QUIET_WAIT (600: the seconds gaze-bench waits before each
+# GAZE_BENCH_KEYSTONE_PORT (15000, with Keystone), GAZE_BUILD_DIR (build), GAZE_BENCH_QUIET_WAIT (600: the seconds gaze-bench waits before each
 # workload for other programs to leave the CPU; a workload they disturbed anyway is measured
 # again, up to 3 times). The load generator runs on the same machine as the stack: the figures
 # are what the whole box does, and each line says how much CPU the generator took and how much
 # went to programs nobody watched.
+#
+# The import workloads need the task-worker's convert plugin (qcow2 -> raw): the stack's workers
+# get GAZE_IMPORT_PLUGINS=decompress,inspect,convert and GAZE_CONVERT_TO=raw (their flags
+# --import_plugins and --convert_to, also the defaults). The qcow2 line holds
+# qemu_img_convert_s: the same `qemu-img convert -f qcow2 -O raw` alone, on the same file, on
+# this machine.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,17 +45,27 @@ mode=full
 keep=
 url=
 token=
+auth=static
+compare_auth=
+only=()
 usage() {
-  echo "usage: $0 [--quick] [--keep] | $0 --url URL --token TOKEN [--quick]" >&2
+  echo "usage: $0 [--quick] [--keep] [--auth static|keystone | --compare-auth] [--only WORKLOADS]" >&2
+  echo "       $0 --url URL --token TOKEN [--quick] [--only WORKLOADS]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
     --keep) keep=1 ;;
-    --url | --token)
+    --compare-auth) compare_auth=1 ;;
+    --url | --token | --auth | --only)
       [ $# -ge 2 ] || usage
-      if [ "$1" = --url ]; then url=$2; else token=$2; fi
+      case "$1" in
+        --url) url=$2 ;;
+        --token) token=$2 ;;
+        --auth) auth=$2 ;;
+        --only) read -r -a only <<<"$2" ;;
+      esac
       shift
       ;;
     *) usage ;;
@@ -48,12 +73,20 @@ while [ $# -gt 0 ]; do
   shift
 done
 if { [ -n "$url" ] && [ -z "$token" ]; } || { [ -z "$url" ] && [ -n "$token" ]; }; then usage; fi
+case "$auth" in static | keystone) ;; *) usage ;; esac
+if [ -n "$url" ] && { [ "$auth" != static ] || [ -n "$compare_auth" ]; }; then usage; fi
+if [ -n "$compare_auth" ] && [ "$auth" != static ]; then usage; fi
 
 export GAZE_HOME=${GAZE_BENCH_HOME:-/tmp/gaze-bench-home}
 export GAZE_API_PORT=${GAZE_BENCH_API_PORT:-19492}
 export GAZE_GRPC_PORT=${GAZE_BENCH_GRPC_PORT:-19491}
 export GAZE_PG_PORT=${GAZE_BENCH_PG_PORT:-55561}
 export GAZE_AMQP_PORT=${GAZE_BENCH_AMQP_PORT:-5761}
+export GAZE_KEYSTONE_PORT=${GAZE_BENCH_KEYSTONE_PORT:-15000}
+# With Keystone, the stack's own (its demo user's token is what the suite sends).
+unset GAZE_KEYSTONE_URL
+# The task-worker's import pipeline (its --import_plugins and --convert_to flags).
+export GAZE_IMPORT_PLUGINS=decompress,inspect,convert GAZE_CONVERT_TO=raw
 export GAZE_BUILD_DIR=${GAZE_BUILD_DIR:-$ROOT/build}
 BIN=$GAZE_BUILD_DIR/bin
 RESULTS=$ROOT/bench/results
@@ -74,6 +107,9 @@ cleanup() {
   if [ -n "$stack" ] && [ -z "$keep" ]; then
     log "stopping the stack and deleting $GAZE_HOME"
     "$ROOT/deploy/dev/down.sh" --purge || true
+    # What down.sh --purge leaves: Keystone's state and the workers' import scratch space.
+    rm -rf "${GAZE_HOME:?}/keystone" "${GAZE_HOME:?}/work"
+    rmdir "$GAZE_HOME" 2>/dev/null || true
   fi
   rm -rf "$WORK"
   exit "$status"
@@ -84,14 +120,26 @@ trap cleanup EXIT
 pid_from() { if [ -f "$1" ]; then head -n 1 "$1"; fi; }
 
 watch_args=()
-if [ -z "$url" ]; then
-  log "starting a fresh stack in $GAZE_HOME (API port $GAZE_API_PORT)"
+# start_stack AUTH: a fresh stack authenticating with AUTH (static or keystone); sets url, token
+# and watch_args.
+start_stack() {
+  log "starting a fresh stack in $GAZE_HOME (API port $GAZE_API_PORT, auth $1)"
   stack=1
-  GAZE_RESET=1 "$ROOT/deploy/dev/up.sh" >"$WORK/env"
+  # A Keystone that an earlier run left in $GAZE_HOME remembers a database that down.sh --purge
+  # deleted (its db-synced and accounts.env survive the purge): stop everything, then start it
+  # from nothing.
+  "$ROOT/deploy/dev/down.sh" --purge >&2
+  rm -rf "${GAZE_HOME:?}/keystone"
+  GAZE_AUTH=$1 GAZE_RESET=1 "$ROOT/deploy/dev/up.sh" >"$WORK/env"
   # shellcheck disable=SC1091
   . "$WORK/env"
   url=$GAZE_URL
-  token=$GAZE_DEMO_TOKEN # a member of project demo, as most API callers are
+  token=${GAZE_DEMO_TOKEN:-} # a member of project demo, as most API callers are
+  [ -n "$token" ] || {
+    log "up.sh gave no GAZE_DEMO_TOKEN"
+    exit 1
+  }
+  local watch watch_tree pg_root mq_pid ks_pid
   watch="api-gateway=$(pid_from "$GAZE_HOME/run/api-gateway.pid")"
   watch+=",metadata-svc=$(pid_from "$GAZE_HOME/run/metadata-svc.pid")"
   watch+=",task-worker=$(pid_from "$GAZE_HOME/run/task-worker.pid")"
@@ -100,8 +148,14 @@ if [ -z "$url" ]; then
   watch_tree="postgres=$(pid_from "$pg_root/data/postmaster.pid")"
   mq_pid=$(pid_from "$GAZE_HOME/mq/rabbit.pid")
   if [ -n "$mq_pid" ]; then watch_tree+=",rabbitmq=$mq_pid"; fi
+  ks_pid=$(pid_from "$GAZE_HOME/keystone/launcher.pid")
+  if [ "$1" = keystone ] && [ -n "$ks_pid" ]; then watch_tree+=",keystone=$ks_pid"; fi
   watch_args=(--quiet_wait "${GAZE_BENCH_QUIET_WAIT:-600}" --quiet_retries 3 --watch "$watch"
     --watch_tree "$watch_tree")
+}
+
+if [ -z "$url" ]; then
+  start_stack "$auth"
   log "building gaze-bench and gaze_micro_bench"
   ninja -C "$GAZE_BUILD_DIR" gaze-bench gaze_micro_bench >&2
 else
@@ -123,7 +177,9 @@ if [ "$mode" = quick ]; then
   # shellcheck disable=SC2054
   rest=(show:c=64 create:c=1 create:c=64 patch delete:c=64,n=10000
     upload:size=256M,count=2 upload:size=64M,parallel=8,count=1
-    download:size=256M,count=2 download:size=64M,parallel=8,count=1 mixed:c=64 idle)
+    download:size=256M,count=2 download:size=64M,parallel=8,count=1
+    import:size=256M,format=raw,count=2 import:size=256M,format=qcow2,count=2 mixed:c=64 idle)
+  auth_workloads=(show:c=64)
   micro_time=0.1
 else
   timing=(--warmup 3 --duration 10)
@@ -131,20 +187,30 @@ else
   # shellcheck disable=SC2054
   rest=(show:c=32 show:c=64 create:c=1 create:c=16 create:c=64 patch:c=32 delete:c=64
     upload:size=1G,count=3 upload:size=256M,parallel=8,count=2
-    download:size=1G,count=3 download:size=256M,parallel=8,count=2 mixed:c=64 idle)
+    download:size=1G,count=3 download:size=256M,parallel=8,count=2
+    import:size=1G,format=raw,count=3 import:size=1G,format=qcow2,count=3 mixed:c=64 idle)
+  auth_workloads=(show:c=32 show:c=64)
   micro_time=0.5
 fi
 
-common=(--url "$url" --token "$token" --concurrency 32 "${timing[@]}" "${watch_args[@]}")
-# A stack of our own is thrown away afterwards: no need to delete what the run created.
-if [ -n "$stack" ]; then common+=(--keep_images); fi
+if [ ${#only[@]} -gt 0 ]; then auth_workloads=("${only[@]}"); fi
+
+common=()
+# set_common: the gaze-bench flags for the current stack (url, token, watch_args).
+set_common() {
+  common=(--url "$url" --token "$token" --concurrency 32 "${timing[@]}" "${watch_args[@]}")
+  # A stack of our own is thrown away afterwards: no need to delete what the run created.
+  if [ -n "$stack" ]; then common+=(--keep_images); fi
+}
+set_common
 commands=()
-: >"$WORK/workloads.jsonl"
+# Each line gets "auth" (the stack's) in the results file: lines go to workloads-<auth>.jsonl.
+bench_auth=$auth
 bench() {
   local shown="gaze-bench ${common[*]/$token/TOKEN} $*"
   log "running: $shown"
   commands+=("$shown")
-  "$BIN/gaze-bench" "${common[@]}" "$@" | tee -a "$WORK/workloads.jsonl" >&2
+  "$BIN/gaze-bench" "${common[@]}" "$@" | tee -a "$WORK/workloads-$bench_auth.jsonl" >&2
 }
 # A table that has just grown by thousands of rows has no planner statistics until autovacuum
 # gets to it (up to a minute or more later); until then PostgreSQL plans the list query as a
@@ -156,31 +222,58 @@ analyze() {
   fi
 }
 
-bench idle "seed:n=${seeds[0]}"
-analyze
-bench "${lists[@]}"
-for n in "${seeds[@]:1}"; do
-  bench "seed:n=$n"
+if [ ${#only[@]} -gt 0 ]; then
+  bench "${only[@]}"
+else
+  bench idle "seed:n=${seeds[0]}"
   analyze
   bench "${lists[@]}"
-done
-bench "${rest[@]}"
+  for n in "${seeds[@]:1}"; do
+    bench "seed:n=$n"
+    analyze
+    bench "${lists[@]}"
+  done
+  bench "${rest[@]}"
+fi
 
 echo '{}' >"$WORK/micro.json"
-if [ -n "$stack" ]; then
+if [ -n "$stack" ] && [ ${#only[@]} -eq 0 ]; then
   log "running gaze_micro_bench"
   GAZE_BENCH_PG_DSN="postgresql://gaze:gaze@127.0.0.1:$GAZE_PG_PORT/gaze" \
     "$BIN/gaze_micro_bench" --benchmark_min_time="$micro_time" --benchmark_format=json \
     >"$WORK/micro.json"
 fi
 
+# Issue 5: show with Keystone (validated tokens, then cached) next to the static tokens above, on
+# a fresh stack of the same shape.
+if [ -n "$compare_auth" ]; then
+  start_stack keystone
+  set_common
+  bench_auth=keystone
+  bench "${auth_workloads[@]}"
+fi
+
+run_auth=$auth
+if [ -n "$compare_auth" ]; then run_auth=static+keystone; fi
+if [ -n "$url" ] && [ -z "$stack" ]; then run_auth=; fi
 mkdir -p "$RESULTS"
-/usr/bin/python3 - "$WORK/workloads.jsonl" "$WORK/micro.json" "$OUT" "$mode" "$commit" \
-  "$dirty" "$url" "${commands[@]}" <<'EOF'
+/usr/bin/python3 - "$WORK" "$WORK/micro.json" "$OUT" "$mode" "$commit" \
+  "$dirty" "$url" "$run_auth" "${commands[@]}" <<'EOF'
 import json, os, platform, sys
 
-workloads_path, micro_path, out_path, mode, commit, dirty, url = sys.argv[1:8]
-commands = sys.argv[8:]
+work, micro_path, out_path, mode, commit, dirty, url, auth = sys.argv[1:9]
+commands = sys.argv[9:]
+workloads = []
+for name in ("static", "keystone"):
+    path = os.path.join(work, f"workloads-{name}.jsonl")
+    if not os.path.exists(path):
+        continue
+    for l in open(path):
+        if l.strip():
+            w = json.loads(l)
+            if auth:  # a stack of our own: which authentication it measured
+                w["auth"] = name
+            workloads.append(w)
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                   if l.startswith("model name")), platform.processor())
 micro = {}
@@ -197,13 +290,14 @@ result = {
     "date": os.path.basename(out_path)[:-len(".json")],
     "mode": mode,
     "url": url,
+    "auth": auth or "token given",
     "commit": commit,
     "dirty": bool(dirty),
     "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model,
                 "mem_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30, 1),
                 "kernel": platform.release()},
     "commands": commands,
-    "workloads": [json.loads(l) for l in open(workloads_path) if l.strip()],
+    "workloads": workloads,
     "micro": micro,
 }
 with open(out_path, "w") as f:

@@ -32,6 +32,8 @@ double Round(double v, int decimals) {
 std::string StatusKey(int status) {
   if (status == kTransportError) return "io";
   if (status == kBadBody) return "bad_body";
+  if (status == kImportFailed) return "import_failed";
+  if (status == kImportTimeout) return "import_timeout";
   return std::to_string(status);
 }
 

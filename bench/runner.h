@@ -28,6 +28,10 @@ namespace gaze::bench {
 // Status of an operation whose response had the expected status but not the expected body
 // (a create without an id, a short download).
 inline constexpr int kBadBody = -2;
+// An import that the image's status says failed (back to queued, or os_glance_failed_import),
+// and one that did not finish within the workload's timeout.
+inline constexpr int kImportFailed = -3;
+inline constexpr int kImportTimeout = -4;
 
 struct OpOutcome {
   int status = 0;        // HTTP status, kTransportError or kBadBody

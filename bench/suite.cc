@@ -1,9 +1,13 @@
 #include "bench/suite.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -11,6 +15,7 @@
 
 #include "bench/http_client.h"
 #include "bench/http_parse.h"
+#include "bench/import.h"
 #include "bench/json_line.h"
 #include "bench/proc_stats.h"
 #include "bench/runner.h"
@@ -35,6 +40,14 @@ const char kWorkloadHelp[] =
                          PUT /file, `parallel` uploads at once, `count` rounds (MB/s)
   download[:size=1G,parallel=1,count=3]
                          GET /file of images of that size (uploaded first if needed)
+  import[:size=1G,format=raw,count=3,parallel=1,file=PATH,timeout=3600,qemu_img=1]
+                         interoperable import, glance-direct: POST /v2/images, PUT /stage,
+                         POST /import, GET until active. format=raw stages the pseudo-random
+                         block; format=qcow2 a qcow2 image of virtual size `size` (half data)
+                         made once with qemu-img, which the worker converts to raw; file=PATH
+                         stages that file instead. Prints stage MB/s, import seconds (202 to
+                         active), end-to-end seconds and, for qcow2, qemu_img_convert_s: the
+                         same `qemu-img convert -f qcow2 -O raw` alone on this machine
   mixed                  50% show, 20% list, 10% filtered list, 8% create, 5% patch,
                          5% delete, 1% upload and 1% download of 4 MiB
   idle[:duration=3]      nothing: the watched processes' idle CPU and memory
@@ -56,6 +69,15 @@ constexpr int kSeedGroups = 10;  // 10% share a tag, a property value
 constexpr int kPrepareConcurrency = 64;
 constexpr size_t kPayloadBlock = size_t{8} << 20;
 constexpr size_t kSinkSize = size_t{1} << 20;
+constexpr std::string_view kGlanceDirectBody = R"({"method":{"name":"glance-direct"}})";
+// How often an import's image is polled: a GET is a fraction of a millisecond, and the import
+// seconds are then exact to about this much.
+constexpr auto kImportPoll = std::chrono::milliseconds(20);
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
 
 void Log(const std::string& message) { std::fprintf(stderr, "gaze-bench: %s\n", message.c_str()); }
 
@@ -103,6 +125,14 @@ struct ListShape {
   int64_t limit = 25;
 };
 
+// What each import of an import workload stages and how long it may take.
+struct ImportJob {
+  std::string disk_format;
+  std::string_view file;  // the bytes to stage; empty: `size` bytes of the payload block
+  uint64_t size = 0;
+  double timeout_s = 3600;
+};
+
 struct Timing {
   int concurrency;
   double warmup_s;
@@ -131,6 +161,7 @@ class Suite {
   asio::awaitable<std::string> DeleteLoad(const WorkloadSpec& spec, json::object& line);
   asio::awaitable<std::string> TransferLoad(const WorkloadSpec& spec, bool upload,
                                             json::object& line);
+  asio::awaitable<std::string> ImportLoad(const WorkloadSpec& spec, json::object& line);
   asio::awaitable<std::string> MixedLoad(const WorkloadSpec& spec, json::object& line);
   asio::awaitable<std::string> IdleLoad(const WorkloadSpec& spec, json::object& line);
   asio::awaitable<std::string> CleanupLoad(const WorkloadSpec& spec, json::object& line);
@@ -146,6 +177,9 @@ class Suite {
   asio::awaitable<OpOutcome> Upload(Worker& w, const std::string& id, uint64_t size, int kind);
   asio::awaitable<OpOutcome> Download(Worker& w, const std::string& id, uint64_t size, int kind);
   asio::awaitable<OpOutcome> SeedOne(Worker& w, uint64_t target);
+  // One whole import: create, stage, import, poll until active.
+  asio::awaitable<OpOutcome> ImportOne(Worker& w, const ImportJob& job,
+                                       std::vector<ImportTiming>& timings);
   asio::awaitable<OpOutcome> MixedOne(Worker& w);
 
   // Preparation, not measured. Each returns an error message, empty on success.
@@ -179,6 +213,8 @@ class Suite {
   std::vector<std::string> upload_ids_;
   ListShape list_shape_;
   ListShape mixed_lists_[6];
+  std::vector<std::string> imported_;  // images the import workloads created
+  ImportFiles import_files_;
 };
 
 Timing Suite::TimingOf(const WorkloadSpec& spec, std::string* error) const {
@@ -324,6 +360,77 @@ asio::awaitable<OpOutcome> Suite::SeedOne(Worker& w, uint64_t target) {
   if (out.ok && seeds_.size() % 10000 == 0) {
     Log("seeded " + std::to_string(seeds_.size()) + " of " + std::to_string(target));
   }
+  co_return out;
+}
+
+asio::awaitable<OpOutcome> Suite::ImportOne(Worker& w, const ImportJob& job,
+                                            std::vector<ImportTiming>& timings) {
+  ImportTiming timing;
+  Clock::time_point start = Clock::now();
+  w.body = ImportCreateBody(job.disk_format);
+  OpOutcome out = co_await Create(w, w.body, imported_, 0);
+  if (!out.ok) co_return out;
+  const std::string id = imported_.back();
+
+  w.target.assign("/v2/images/").append(id).append("/stage");
+  HttpRequest stage;
+  stage.method = "PUT";
+  stage.target = w.target;
+  stage.content_type = "application/octet-stream";
+  if (job.file.empty()) {
+    stage.payload_bytes = job.size;
+  } else {
+    stage.body = job.file;
+  }
+  Clock::time_point staging = Clock::now();
+  co_await w.conn.Exchange(stage, true, w.response);
+  timing.stage_s = SecondsSince(staging, Clock::now());
+  out = Outcome(w, 204, 0);
+  if (!out.ok) co_return out;
+  timing.staged_bytes = job.file.empty() ? job.size : job.file.size();
+
+  w.target.assign("/v2/images/").append(id).append("/import");
+  HttpRequest import;
+  import.method = "POST";
+  import.target = w.target;
+  import.content_type = "application/json";
+  import.body = kGlanceDirectBody;
+  Clock::time_point importing = Clock::now();
+  co_await w.conn.Exchange(import, true, w.response);
+  out = Outcome(w, 202, 0);
+  if (!out.ok) co_return out;
+
+  w.target.assign("/v2/images/").append(id);
+  HttpRequest show;
+  show.method = "GET";
+  show.target = w.target;
+  asio::steady_timer timer(executor_);
+  for (;;) {
+    co_await w.conn.Exchange(show, true, w.response);
+    Clock::time_point seen = Clock::now();
+    out = Outcome(w, 200, 0);
+    if (!out.ok) co_return out;
+    std::optional<std::string> status = TopLevelString(w.response.body, "status");
+    std::optional<std::string> failed = TopLevelString(w.response.body, "os_glance_failed_import");
+    ImportState state = ClassifyImport(status.value_or(""), failed.value_or(""));
+    if (state == ImportState::kActive) {
+      timing.import_s = SecondsSince(importing, seen);
+      timing.total_s = SecondsSince(start, seen);
+      break;
+    }
+    if (state == ImportState::kFailed || SecondsSince(importing, seen) > job.timeout_s) {
+      out.ok = false;
+      out.status = state == ImportState::kFailed ? kImportFailed : kImportTimeout;
+      Log("import of " + id + (state == ImportState::kFailed ? " failed: " : " timed out: ") +
+          w.response.body.substr(0, 600));
+      co_return out;
+    }
+    timer.expires_after(kImportPoll);
+    auto waited = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)waited;
+  }
+  timings.push_back(timing);
+  out.bytes = timing.staged_bytes;
   co_return out;
 }
 
@@ -629,6 +736,70 @@ asio::awaitable<std::string> Suite::TransferLoad(const WorkloadSpec& spec, bool 
   co_return std::string();
 }
 
+asio::awaitable<std::string> Suite::ImportLoad(const WorkloadSpec& spec, json::object& line) {
+  std::string error;
+  uint64_t size = spec.Bytes("size", uint64_t{1} << 30, &error);
+  std::string format = spec.Text("format", "raw");
+  std::string file = spec.Text("file", "");
+  auto count = static_cast<int>(spec.Int("count", 3, &error));
+  auto parallel = static_cast<int>(spec.Int("parallel", 1, &error));
+  double timeout = spec.Seconds("timeout", 3600, &error);
+  bool qemu_img = spec.Int("qemu_img", 1, &error) != 0;
+  if (!error.empty()) co_return error;
+  if (format != "raw" && format != "qcow2") co_return "import: format must be raw or qcow2";
+  if (size == 0 || count < 1 || parallel < 1 || timeout <= 0) {
+    co_return "import: size, count, parallel and timeout must be positive";
+  }
+  // The bytes to stage: the payload block for raw, else a file (made here for qcow2).
+  std::string path = file;
+  if (path.empty() && format == "qcow2") {
+    Log("making a qcow2 image of " + std::to_string(size >> 20) + " MiB with qemu-img");
+    std::optional<std::string> made = import_files_.Qcow2(size, config_.payload, &error);
+    if (!made) co_return "import: " + error;
+    path = *made;
+  }
+  MappedFile mapped;
+  if (!path.empty() && !mapped.Open(path, &error)) co_return "import: " + error;
+  ImportJob job{.disk_format = format, .file = mapped.bytes(), .size = size, .timeout_s = timeout};
+
+  std::vector<ImportTiming> timings;
+  Op op = [this, &job, &timings](Worker& w) { return ImportOne(w, job, timings); };
+  RunResult result({"import"});
+  co_await runner_.Rounds(parallel, count, op, result);
+  line["format"] = format;
+  if (!file.empty()) {
+    line["file"] = file;
+  } else {
+    line["virtual_size_bytes"] = size;
+  }
+  line["parallel"] = parallel;
+  line["count"] = count;
+  for (auto& [k, v] : result.Report()) line[k] = v;
+  for (auto& [k, v] : SummarizeImports(timings)) line[k] = v;
+  if (timings.empty()) co_return "import: no import completed (" + result.first_error + ")";
+  // What the image became: raw after the worker's convert plugin, for a qcow2 import.
+  if (!timings.empty()) {
+    Worker w(executor_, config_, 0);
+    w.target.assign("/v2/images/").append(imported_.back());
+    HttpRequest show;
+    show.method = "GET";
+    show.target = w.target;
+    co_await w.conn.Exchange(show, true, w.response);
+    std::optional<std::string> disk_format = TopLevelString(w.response.body, "disk_format");
+    if (disk_format) line["imported_disk_format"] = *disk_format;
+  }
+  // The reference: the conversion alone, on the same file, on this machine, after the rounds.
+  if (format == "qcow2" && qemu_img) {
+    std::optional<double> seconds = import_files_.TimeConvertToRaw(path, format, &error);
+    if (seconds) {
+      line["qemu_img_convert_s"] = *seconds;
+    } else {
+      line["qemu_img_convert_error"] = error;
+    }
+  }
+  co_return std::string();
+}
+
 asio::awaitable<std::string> Suite::MixedLoad(const WorkloadSpec& spec, json::object& line) {
   std::string error;
   Timing t = TimingOf(spec, &error);
@@ -685,6 +856,7 @@ asio::awaitable<std::string> Suite::CleanupLoad(const WorkloadSpec& spec, json::
   show_pool_.clear();
   patch_pool_.clear();
   with_data_.clear();
+  imported_.clear();
   co_return error;
 }
 
@@ -701,6 +873,10 @@ asio::awaitable<std::string> Suite::RunOne(const WorkloadSpec& spec, json::objec
   if (name == "delete") unknown = spec.UnknownKey({"c", "warmup", "duration", "n"});
   if (name == "upload" || name == "download")
     unknown = spec.UnknownKey({"size", "parallel", "count"});
+  if (name == "import") {
+    unknown =
+        spec.UnknownKey({"size", "format", "count", "parallel", "file", "timeout", "qemu_img"});
+  }
   if (name == "mixed") unknown = spec.UnknownKey({"c", "warmup", "duration"});
   if (name == "idle") unknown = spec.UnknownKey({"duration"});
   if (name == "cleanup") unknown = spec.UnknownKey({"c"});
@@ -714,6 +890,7 @@ asio::awaitable<std::string> Suite::RunOne(const WorkloadSpec& spec, json::objec
   if (name == "delete") co_return co_await DeleteLoad(spec, line);
   if (name == "upload") co_return co_await TransferLoad(spec, true, line);
   if (name == "download") co_return co_await TransferLoad(spec, false, line);
+  if (name == "import") co_return co_await ImportLoad(spec, line);
   if (name == "mixed") co_return co_await MixedLoad(spec, line);
   if (name == "idle") co_return co_await IdleLoad(spec, line);
   if (name == "cleanup") co_return co_await CleanupLoad(spec, line);
@@ -780,7 +957,7 @@ asio::awaitable<void> Suite::Run(const std::vector<WorkloadSpec>& specs, int& ex
   }
   if (options_.keep_images) co_return;
   std::vector<std::string> created;
-  for (auto* pool : {&owned_, &show_pool_, &patch_pool_}) {
+  for (auto* pool : {&owned_, &show_pool_, &patch_pool_, &imported_}) {
     created.insert(created.end(), pool->begin(), pool->end());
   }
   for (auto& [size, ids] : with_data_) created.insert(created.end(), ids.begin(), ids.end());

@@ -83,8 +83,8 @@ ABSL_FLAG(int, task_progress_seconds, kDefaults.task_progress_seconds,
 
 namespace {
 
-// Deadline of each call to metadata-svc. Together with the requeue back-off it bounds the time
-// between two reads of the RabbitMQ connection, which must stay within its heartbeat window.
+// Deadline of each call to metadata-svc. The calls are made on the worker's task thread, so
+// they do not hold up the RabbitMQ connection, which the consumer thread keeps servicing.
 constexpr absl::Duration kCallTimeout = absl::Seconds(5);
 
 }  // namespace

@@ -2,6 +2,7 @@
 // metadata-svc faked: tasks published with the amqp library are run once each, a duplicate
 // message has no second effect, garbage is dead-lettered, and the worker keeps working across
 // broker outages (a TCP proxy between worker and broker cuts and refuses its connections).
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -95,7 +96,12 @@ class WorkerBrokerTest : public ::testing::Test {
     options.reconnect_initial = absl::Milliseconds(50);
     options.reconnect_max = absl::Milliseconds(200);
     worker_ = std::make_unique<Worker>(
-        options, [this] { return amqp::Consumer::Connect(worker_options_, 2); }, *handler_);
+        options,
+        [this] {
+          ++connects_;
+          return amqp::Consumer::Connect(worker_options_, 2);
+        },
+        *handler_);
     thread_ = std::thread([this] { worker_->Run(); });
   }
 
@@ -138,6 +144,7 @@ class WorkerBrokerTest : public ::testing::Test {
   testing::FakeImportRunner imports_{tasks_, "it-worker"};
   std::unique_ptr<TaskHandler> handler_;
   std::unique_ptr<Worker> worker_;
+  std::atomic<int> connects_{0};
   std::thread thread_;
 };
 
@@ -196,6 +203,34 @@ TEST_F(WorkerBrokerTest, RunsTasksOnceDeadLettersGarbageAndSurvivesBrokerOutages
   for (const std::string& rid : tasks_.request_ids()) {
     EXPECT_EQ(rid.rfind("req-t", 0), 0u) << "calls carry the message's request id: " << rid;
   }
+}
+
+// A task that runs for several heartbeat intervals (an import) does not cost the connection:
+// the consumer thread keeps sending heartbeats meanwhile, so the broker does not drop it, the
+// ack goes out on the same connection and the message is not redelivered.
+TEST_F(WorkerBrokerTest, ATaskLongerThanTwoHeartbeatsKeepsTheConnection) {
+  worker_options_.consumer_heartbeat_seconds = 1;
+  tasks_.AddDeleteTask("long", {});
+  tasks_.AddDeleteTask("next", {});
+  std::atomic<int> claims{0};
+  tasks_.OnClaim([&claims] {
+    if (++claims == 1) std::this_thread::sleep_for(std::chrono::seconds(4));
+  });
+  PublishTask("long");
+  PublishTask("next");
+  StartWorker();
+  ASSERT_TRUE(Eventually([&] { return Succeeded("long") && Succeeded("next"); }));
+  ASSERT_TRUE(Eventually([&] {
+    auto ready = admin_->ReadyCount(options_.queue);
+    return ready.ok() && *ready == 0;
+  }));
+  // Time for a lost connection to show (a reconnect, a redelivery) before looking.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  worker_->Stop();
+  thread_.join();
+  EXPECT_EQ(connects_, 1) << "the worker had to reconnect";
+  EXPECT_EQ(claims, 2) << "a message was delivered again";
+  EXPECT_EQ(tasks_.completions(), 2);
 }
 
 TEST_F(WorkerBrokerTest, StopReturnsPrefetchedMessagesToTheQueue) {

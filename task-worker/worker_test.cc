@@ -1,13 +1,16 @@
 // The consumer logic (Worker + TaskHandler) against fakes of all three ports: the task queue,
 // metadata-svc's TaskService and the store. Every test runs the real loop on the test thread
-// until the queue is idle.
+// (the consumer thread; the tasks run on the worker's task thread) until the queue is idle.
 #include "task-worker/worker.h"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gaze/tasks/v1/task_message.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -71,7 +74,8 @@ class FakeStore final : public store::Store {
 // A queue with RabbitMQ's delivery semantics, as far as the worker can tell: deliveries are
 // handed out in order with increasing tags, a requeued one comes back with redelivered=true,
 // and so do the unsettled ones of a consumer that goes away. Records "ack <body>",
-// "requeue <body>", "dead-letter <body>". Single-threaded.
+// "requeue <body>", "dead-letter <body>", and the thread of every call on a consumer.
+// Thread-safe: tests publish and break consumers from the task thread.
 class FakeQueue {
  public:
   explicit FakeQueue(EventLog& events) : events_(events) {}
@@ -80,20 +84,55 @@ class FakeQueue {
     amqp::Delivery d;
     d.body = std::move(body);
     d.correlation_id = std::move(correlation_id);
+    absl::MutexLock lock(&mu_);
     ready_.push_back(std::move(d));
   }
-  // Runs when a consumer finds the queue empty: the tests stop the worker there.
-  void OnIdle(std::function<void()> hook) { on_idle_ = std::move(hook); }
-  void FailNextConnects(int n) { failing_connects_ = n; }
-  // The next Next() of the current consumer fails, as on a lost connection.
-  void BreakConsumer() { break_consumer_ = true; }
-  int connects() const { return connects_; }
-  int live_consumers() const { return live_consumers_; }
-  size_t ready() const { return ready_.size(); }
-  const std::vector<std::string>& dead_letters() const { return dead_letters_; }
+  // Runs (on the consumer's thread) when a consumer finds the queue empty and has nothing
+  // unsettled: the tests stop the worker there.
+  void OnIdle(std::function<void()> hook) {
+    absl::MutexLock lock(&mu_);
+    on_idle_ = std::move(hook);
+  }
+  void FailNextConnects(int n) {
+    absl::MutexLock lock(&mu_);
+    failing_connects_ = n;
+  }
+  // The current consumer fails from its next call on, as on a lost connection.
+  void BreakConsumer() {
+    absl::MutexLock lock(&mu_);
+    break_consumer_ = true;
+  }
+  int connects() const {
+    absl::MutexLock lock(&mu_);
+    return connects_;
+  }
+  int live_consumers() const {
+    absl::MutexLock lock(&mu_);
+    return live_consumers_;
+  }
+  size_t ready() const {
+    absl::MutexLock lock(&mu_);
+    return ready_.size();
+  }
+  std::vector<std::string> dead_letters() const {
+    absl::MutexLock lock(&mu_);
+    return dead_letters_;
+  }
+  // Calls of Next() on any consumer so far.
+  int polls() const {
+    absl::MutexLock lock(&mu_);
+    return polls_;
+  }
+  // The threads that created, used and destroyed consumers.
+  std::set<std::thread::id> consumer_threads() const {
+    absl::MutexLock lock(&mu_);
+    return consumer_threads_;
+  }
 
   ConsumerFactory Factory() {
     return [this]() -> absl::StatusOr<std::unique_ptr<amqp::Consumer>> {
+      absl::MutexLock lock(&mu_);
+      consumer_threads_.insert(std::this_thread::get_id());
       ++connects_;
       if (failing_connects_ > 0) {
         --failing_connects_;
@@ -106,33 +145,50 @@ class FakeQueue {
  private:
   class Consumer final : public amqp::Consumer {
    public:
+    // Under q.mu_.
     explicit Consumer(FakeQueue& q) : q_(q) { ++q_.live_consumers_; }
     ~Consumer() override {
+      absl::MutexLock lock(&q_.mu_);
+      q_.consumer_threads_.insert(std::this_thread::get_id());
       for (auto& [tag, d] : unacked_) q_.Return(std::move(d));
       --q_.live_consumers_;
     }
-    absl::StatusOr<std::optional<amqp::Delivery>> Next(absl::Duration) override {
-      if (q_.break_consumer_) {
-        q_.break_consumer_ = false;
-        broken_ = true;
+    absl::StatusOr<std::optional<amqp::Delivery>> Next(absl::Duration timeout) override {
+      std::function<void()> idle;
+      {
+        absl::MutexLock lock(&q_.mu_);
+        q_.consumer_threads_.insert(std::this_thread::get_id());
+        ++q_.polls_;
+        if (absl::Status broken = Broken(); !broken.ok()) return broken;
+        if (!q_.ready_.empty()) {
+          amqp::Delivery d = std::move(q_.ready_.front());
+          q_.ready_.pop_front();
+          d.delivery_tag = ++q_.last_tag_;
+          unacked_[d.delivery_tag] = d;
+          return d;
+        }
+        if (unacked_.empty()) idle = q_.on_idle_;
       }
-      if (broken_) return absl::UnavailableError("connection lost");
-      if (q_.ready_.empty()) {
-        if (q_.on_idle_) q_.on_idle_();
-        return std::nullopt;
+      // Nothing to deliver: a real consumer would wait out the timeout.
+      if (idle) {
+        idle();
+      } else {
+        absl::SleepFor(timeout);
       }
-      amqp::Delivery d = std::move(q_.ready_.front());
-      q_.ready_.pop_front();
-      d.delivery_tag = ++q_.last_tag_;
-      unacked_[d.delivery_tag] = d;
-      return d;
+      return std::nullopt;
     }
     absl::Status Ack(uint64_t tag) override {
+      absl::MutexLock lock(&q_.mu_);
+      q_.consumer_threads_.insert(std::this_thread::get_id());
+      if (absl::Status broken = Broken(); !broken.ok()) return broken;
       amqp::Delivery d = Take(tag);
       q_.events_.Add("ack " + d.body);
       return absl::OkStatus();
     }
     absl::Status Nack(uint64_t tag, bool requeue) override {
+      absl::MutexLock lock(&q_.mu_);
+      q_.consumer_threads_.insert(std::this_thread::get_id());
+      if (absl::Status broken = Broken(); !broken.ok()) return broken;
       amqp::Delivery d = Take(tag);
       q_.events_.Add((requeue ? "requeue " : "dead-letter ") + d.body);
       if (requeue) {
@@ -144,7 +200,14 @@ class FakeQueue {
     }
 
    private:
-    amqp::Delivery Take(uint64_t tag) {
+    absl::Status Broken() ABSL_EXCLUSIVE_LOCKS_REQUIRED(q_.mu_) {
+      if (q_.break_consumer_) {
+        q_.break_consumer_ = false;
+        broken_ = true;
+      }
+      return broken_ ? absl::UnavailableError("connection lost") : absl::OkStatus();
+    }
+    amqp::Delivery Take(uint64_t tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q_.mu_) {
       auto it = unacked_.find(tag);
       EXPECT_NE(it, unacked_.end()) << "settling unknown delivery tag " << tag;
       if (it == unacked_.end()) return {};
@@ -157,20 +220,23 @@ class FakeQueue {
     std::map<uint64_t, amqp::Delivery> unacked_;
   };
 
-  void Return(amqp::Delivery d) {
+  void Return(amqp::Delivery d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     d.redelivered = true;
     ready_.push_back(std::move(d));
   }
 
   EventLog& events_;
-  std::deque<amqp::Delivery> ready_;
-  std::vector<std::string> dead_letters_;
-  std::function<void()> on_idle_;
-  int failing_connects_ = 0;
-  bool break_consumer_ = false;
-  int connects_ = 0;
-  int live_consumers_ = 0;
-  uint64_t last_tag_ = 0;
+  mutable absl::Mutex mu_;
+  std::deque<amqp::Delivery> ready_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> dead_letters_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_idle_ ABSL_GUARDED_BY(mu_);
+  int failing_connects_ ABSL_GUARDED_BY(mu_) = 0;
+  bool break_consumer_ ABSL_GUARDED_BY(mu_) = false;
+  int connects_ ABSL_GUARDED_BY(mu_) = 0;
+  int live_consumers_ ABSL_GUARDED_BY(mu_) = 0;
+  int polls_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_tag_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::thread::id> consumer_threads_ ABSL_GUARDED_BY(mu_);
 };
 
 std::string TaskBody(const std::string& task_id, const std::string& request_id) {
@@ -179,6 +245,16 @@ std::string TaskBody(const std::string& task_id, const std::string& request_id) 
   message.set_type(mv1::TASK_TYPE_DELETE_DATA);
   message.set_request_id(request_id);
   return message.SerializeAsString();
+}
+
+// Polls `done` until it holds or 10 s have passed.
+bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 WorkerOptions FastOptions() {
@@ -460,6 +536,147 @@ TEST_F(WorkerTest, StopFinishesTheCurrentDeliveryAndTakesNoMore) {
   EXPECT_THAT(Events(), ElementsAre("claim t1", "complete t1 ok", "ack t1"));
   EXPECT_EQ(queue_.ready(), 1u);
   EXPECT_EQ(queue_.live_consumers(), 0);
+}
+
+// A task that takes long (an import) does not keep the consumer thread from servicing the
+// connection: it goes on calling Next(), which sends and checks the heartbeats.
+TEST_F(WorkerTest, ConsumerKeepsPollingWhileATaskRuns) {
+  tasks_.AddDeleteTask("t1", {});
+  bool kept_polling = false;
+  tasks_.OnClaim([&] {
+    const int before = queue_.polls();
+    kept_polling = WaitFor([&] { return queue_.polls() >= before + 20; });
+  });
+  PublishTask("t1");
+
+  worker_.Run();
+
+  EXPECT_TRUE(kept_polling) << "Next() was not called while the task ran";
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "complete t1 ok", "ack t1"));
+}
+
+// Deliveries that arrive while a task runs are held, and run one at a time, in order, each
+// after the previous one was settled.
+TEST_F(WorkerTest, DeliveriesArrivingDuringATaskRunAfterItInOrder) {
+  for (const char* id : {"t1", "t2", "t3"}) tasks_.AddDeleteTask(id, {});
+  bodies_[TaskBody("t2", "req-1")] = "t2";
+  bodies_[TaskBody("t3", "req-1")] = "t3";
+  bool taken = false;
+  tasks_.OnClaim([&] {
+    tasks_.OnClaim(nullptr);
+    queue_.Publish(TaskBody("t2", "req-1"), "req-1");
+    queue_.Publish(TaskBody("t3", "req-1"), "req-1");
+    taken = WaitFor([&] { return queue_.ready() == 0; });
+  });
+  PublishTask("t1");
+
+  worker_.Run();
+
+  EXPECT_TRUE(taken) << "the consumer did not take deliveries while t1 ran";
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "complete t1 ok", "ack t1",  //
+                                    "claim t2", "complete t2 ok", "ack t2",  //
+                                    "claim t3", "complete t3 ok", "ack t3"));
+}
+
+// rabbitmq-c is not thread-safe: every call on a consumer (connect, Next, ack, nack, close) is
+// made on the thread that runs Run(), and the tasks run on another one.
+TEST_F(WorkerTest, TheConsumerIsOnlyUsedOnTheRunThread) {
+  tasks_.AddDeleteTask("t1", {});
+  tasks_.FailNextClaims({absl::UnavailableError("metadata-svc down")});
+  std::set<std::thread::id> task_threads;
+  tasks_.OnClaim([&] { task_threads.insert(std::this_thread::get_id()); });
+  PublishTask("t1");
+  queue_.Publish("garbage");
+
+  worker_.Run();
+
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "requeue t1", "dead-letter garbage", "claim t1",
+                                    "complete t1 ok", "ack t1"));
+  EXPECT_THAT(queue_.consumer_threads(), ElementsAre(std::this_thread::get_id()));
+  ASSERT_EQ(task_threads.size(), 1u) << "one persistent task thread";
+  EXPECT_NE(*task_threads.begin(), std::this_thread::get_id());
+}
+
+// The connection is lost while a task runs: the consumer reconnects meanwhile, and the
+// finished task is not settled on the new connection (its delivery tag died with the old one;
+// the fake fails the test on an unknown tag). The redelivery finds the task finished.
+TEST_F(WorkerTest, LostConnectionDuringATaskSkipsItsSettlement) {
+  tasks_.AddDeleteTask("t1", {});
+  bool reconnected = false;
+  tasks_.OnClaim([&] {
+    tasks_.OnClaim(nullptr);
+    queue_.BreakConsumer();
+    reconnected = WaitFor([&] { return queue_.connects() == 2 && queue_.ready() == 0; });
+  });
+  PublishTask("t1");
+
+  worker_.Run();
+
+  EXPECT_TRUE(reconnected) << "the consumer did not reconnect while the task ran";
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "complete t1 ok", "claim t1", "ack t1"));
+  EXPECT_EQ(tasks_.completions(), 1);
+  EXPECT_EQ(queue_.connects(), 2);
+}
+
+// Stop() while a task runs: the connection is still serviced, the task finishes and is acked,
+// and the deliveries held meanwhile go back to the queue.
+TEST_F(WorkerTest, StopDrainsTheRunningTask) {
+  tasks_.AddDeleteTask("t1", {});
+  tasks_.AddDeleteTask("t2", {});
+  bool kept_polling = false;
+  tasks_.OnClaim([&] {
+    worker_.Stop();
+    const int before = queue_.polls();
+    kept_polling = WaitFor([&] { return queue_.polls() >= before + 10; });
+  });
+  PublishTask("t1");
+  PublishTask("t2");
+
+  worker_.Run();
+
+  EXPECT_TRUE(kept_polling);
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "complete t1 ok", "ack t1"));
+  EXPECT_EQ(queue_.ready(), 1u);
+  EXPECT_EQ(queue_.live_consumers(), 0);
+}
+
+// The requeue back-off does not block the connection either.
+TEST_F(WorkerTest, RequeueBackoffKeepsPolling) {
+  WorkerOptions options = FastOptions();
+  options.retry_initial = absl::Milliseconds(100);
+  options.retry_max = absl::Milliseconds(100);
+  Worker worker(options, queue_.Factory(), handler_);
+  queue_.OnIdle([&worker] { worker.Stop(); });
+  tasks_.AddDeleteTask("t1", {});
+  tasks_.FailNextClaims({absl::UnavailableError("down")});
+  std::vector<int> polls_at_claim;
+  tasks_.OnClaim([&] { polls_at_claim.push_back(queue_.polls()); });
+  PublishTask("t1");
+
+  worker.Run();
+
+  EXPECT_THAT(Events(),
+              ElementsAre("claim t1", "requeue t1", "claim t1", "complete t1 ok", "ack t1"));
+  ASSERT_EQ(polls_at_claim.size(), 2u);
+  EXPECT_GE(polls_at_claim[1] - polls_at_claim[0], 10) << "a back-off of 50-100 ms, 1 ms polls";
+}
+
+// The end of a task is noticed at once, not at the next poll_interval.
+TEST_F(WorkerTest, TheEndOfATaskIsNoticedAtOnce) {
+  WorkerOptions options = FastOptions();
+  options.poll_interval = absl::Seconds(30);
+  Worker worker(options, queue_.Factory(), handler_);
+  queue_.OnIdle([&worker] { worker.Stop(); });
+  for (const char* id : {"t1", "t2", "t3"}) {
+    tasks_.AddDeleteTask(id, {});
+    PublishTask(id);
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  worker.Run();
+
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(tasks_.completions(), 3);
 }
 
 }  // namespace

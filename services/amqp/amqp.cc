@@ -21,11 +21,11 @@ using internal::kChannel;
 using internal::ToString;
 
 // A consumer waits in Next() most of its life and services heartbeats there, so it can afford
-// them: they detect a dead broker (or a half-open TCP connection) within two intervals.
+// them (ConnectionOptions::consumer_heartbeat_seconds): they detect a dead broker (or a
+// half-open TCP connection) within two intervals.
 // A publisher instead sits idle between batches with nobody reading its socket; with
 // heartbeats the broker would drop every idle publisher after two intervals. Its liveness
 // comes from the timeout of PublishConfirmed() instead, and it runs without heartbeats.
-constexpr int kConsumerHeartbeatSeconds = 30;
 constexpr int kPublisherHeartbeatSeconds = 0;
 
 // Waits are measured on the monotonic clock, so a wall-clock jump cannot stretch them.
@@ -286,8 +286,13 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Connect(const ConnectionOpti
     return absl::InvalidArgumentError(
         absl::StrCat("AMQP prefetch must be from 1 to ", UINT16_MAX, ", got ", prefetch));
   }
+  if (options.consumer_heartbeat_seconds < 0 || options.consumer_heartbeat_seconds > UINT16_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("AMQP consumer heartbeat must be from 0 to ",
+                                                   UINT16_MAX, " seconds, got ",
+                                                   options.consumer_heartbeat_seconds));
+  }
   absl::StatusOr<std::unique_ptr<Connection>> conn =
-      Connection::Open(options, kConsumerHeartbeatSeconds);
+      Connection::Open(options, options.consumer_heartbeat_seconds);
   if (!conn.ok()) return conn.status();
   Connection& c = **conn;
   if (absl::Status s = c.DeclareTopology(options.queue, options.delivery_limit); !s.ok()) {

@@ -30,6 +30,11 @@ struct ConnectionOptions {
   // Deliveries of one message before it is dead-lettered.
   int delivery_limit = 20;
   absl::Duration connect_timeout = absl::Seconds(5);
+  // The heartbeat interval a Consumer asks for, in seconds (0: none; the broker may lower it).
+  // Heartbeats are only sent and checked inside Next(), so its caller must call it more often
+  // than that. The broker drops a consumer that stays silent for two intervals. Publishers
+  // run without heartbeats (amqp.cc).
+  int consumer_heartbeat_seconds = 30;
   // Shown in the RabbitMQ management UI / logs.
   std::string connection_name;
 };

@@ -35,6 +35,12 @@ TEST(ConnectOptions, InvalidValuesAreRejectedBeforeConnecting) {
   options.url = "amqps://h/";
   EXPECT_EQ(Consumer::Connect(options, 1).status().code(), absl::StatusCode::kInvalidArgument);
 
+  options = Valid();
+  options.consumer_heartbeat_seconds = -1;
+  EXPECT_EQ(Consumer::Connect(options, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  options.consumer_heartbeat_seconds = 65536;
+  EXPECT_EQ(Consumer::Connect(options, 1).status().code(), absl::StatusCode::kInvalidArgument);
+
   EXPECT_EQ(Consumer::Connect(Valid(), 0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Consumer::Connect(Valid(), 65536).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -44,6 +50,9 @@ TEST(ConnectOptions, NothingListeningIsUnavailable) {
   options.queue = std::string(250, 'q');  // the longest name allowed
   EXPECT_EQ(Publisher::Connect(options).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Consumer::Connect(Valid(), 65535).status().code(), absl::StatusCode::kUnavailable);
+  options = Valid();
+  options.consumer_heartbeat_seconds = 0;  // heartbeats off
+  EXPECT_EQ(Consumer::Connect(options, 1).status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -248,10 +248,13 @@ mq_start() {
   fi
   : >"$MQ_ROOT/rabbitmq-env.conf"
   echo '[].' >"$MQ_ROOT/enabled_plugins" # no management plugin: faster boot
+  # consumer_timeout: a task-worker holds an import's delivery unacked until the import is
+  # durable, and an import may take hours; RabbitMQ's default (30 min) would close its channel.
   cat >"$MQ_ROOT/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$MQ_PORT
 loopback_users.guest = true
 disk_free_limit.absolute = 50MB
+consumer_timeout = 86400000
 log.console = false
 log.file.level = info
 EOF

@@ -100,12 +100,15 @@ class QemuCorpusTest : public ::testing::Test {
 
 constexpr char kLuksSecret[] = "--object secret,id=s0,data=pw";
 
-// qemu-img sizes the LUKS key derivation by timing it on the thread's CPU clock and gives up
-// ("Unable to get accurate CPU usage") when a busy machine reports 0 ms; so try a few times.
+// qemu-img sizes the LUKS key derivation by timing a first round of it on the thread's CPU
+// clock and gives up ("Unable to get accurate CPU usage") when a busy machine reports 0 ms for
+// it; so try a few times, each time also with sha512, whose slower round (about 3 s in all
+// here) a tick-granular clock does not miss.
 std::string CreateLuks(const std::string& name) {
-  return absl::StrCat("for i in 1 2 3 4 5; do qemu-img create -q -f luks ", kLuksSecret,
-                      " -o key-secret=s0,iter-time=10 ", name, " 1M && break; done && test -s ",
-                      name);
+  const std::string create =
+      absl::StrCat("qemu-img create -q -f luks ", kLuksSecret, " -o key-secret=s0,iter-time=10");
+  return absl::StrCat("for i in 1 2 3 4 5; do ", create, " ", name, " 1M && break; ", create,
+                      ",hash-alg=sha512 ", name, " 1M && break; done && test -s ", name);
 }
 
 TEST_F(QemuCorpusTest, SafeImagesAgreeWithQemuImgInfo) {

@@ -14,8 +14,8 @@ PATCH_21 = "application/openstack-images-v2.1-json-patch"
 PATCH_20 = "application/openstack-images-v2.0-json-patch"
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # webob's status titles (Glance's error bodies come from webob).
-TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict",
-          413: "Request Entity Too Large", 415: "Unsupported Media Type",
+TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+          409: "Conflict", 413: "Request Entity Too Large", 415: "Unsupported Media Type",
           501: "Not Implemented"}
 # Error bodies are negotiated like webob's (Glance's) on the Accept header: JSON when
 # asked for; HTML for */* (what requests-based clients such as glanceclient and
@@ -220,16 +220,20 @@ class BadInputTest(StackTestCase):
         before = self.show(image["id"])
         base = f"/v2/images/{image['id']}"
         accept = {"Accept": "application/json"}
-        for method, path, body in (("POST", f"{base}/import", {"method": {"name": "web-download"}}),
-                                   ("GET", "/v2/info/import", None),
-                                   ("GET", "/v2/tasks", None),
-                                   ("GET", "/v2/metadefs/namespaces", None)):
-            resp = self.call(method, path, body=body, headers=accept)
+        for method, path, body in (("POST", "/v2/tasks", {"type": "import", "input": {}}),
+                                   ("GET", "/v2/metadefs/namespaces", None),
+                                   ("GET", "/v2/schemas/metadefs/namespace", None)):
+            resp = self.call(method, path, body=body, headers=accept,
+                             project="admin" if path == "/v2/tasks" else "demo")
             self.assert_error(resp, 501, accept, f"{method} {path}")
         # Features Glance itself answers 404 for when they are switched off keep the 404
-        # that clients use to detect them (single store, no cache, no glance-direct).
-        for path in ("/v2/info/stores", "/v2/cache", f"{base}/stage"):
+        # that clients use to detect them (single store, no cache).
+        for path in ("/v2/info/stores", "/v2/cache"):
             self.assert_error(self.call("GET", path, headers=accept), 404, accept, path)
+        # Staging exists (glance-direct is on), for PUT only.
+        resp = self.call("GET", f"{base}/stage", headers=accept)
+        self.assert_error(resp, 405, accept, "GET /stage")
+        self.assertEqual(resp.headers.get("allow"), "PUT")
         self.assertEqual(self.show(image["id"]), before)
 
     def test_uploads_are_inspected(self):

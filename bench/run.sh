@@ -210,7 +210,10 @@ bench() {
   local shown="gaze-bench ${common[*]/$token/TOKEN} $*"
   log "running: $shown"
   commands+=("$shown")
-  "$BIN/gaze-bench" "${common[@]}" "$@" | tee -a "$WORK/workloads-$bench_auth.jsonl" >&2
+  # A workload that fails prints its line with "error" (it lands in the table) and makes
+  # gaze-bench exit 1: the run goes on, so that the other figures are not lost.
+  "$BIN/gaze-bench" "${common[@]}" "$@" | tee -a "$WORK/workloads-$bench_auth.jsonl" >&2 ||
+    log "gaze-bench reported an error; going on"
 }
 # A table that has just grown by thousands of rows has no planner statistics until autovacuum
 # gets to it (up to a minute or more later); until then PostgreSQL plans the list query as a

@@ -5,18 +5,27 @@
 // cached (TokenCache) so a token is not re-validated per request. When Keystone cannot be
 // reached, uncached tokens get kUnavailable (503), never a pass.
 //
+// No thundering herd at Keystone (a cold start with many clients used to send one password
+// login and one validation per request, which Keystone could not answer in time):
+// - The service token is fetched as soon as the authenticator is created (a failure there is
+//   only logged; the first request retries), renewed in the background ahead of its expiry,
+//   and at most one login is ever in flight: concurrent callers wait for it and share its
+//   result, failure included.
+// - Concurrent requests with the same uncached token share one validation and its result
+//   (valid, rejected, or unavailable; an unavailable result is not cached, so the next request
+//   asks again). allow_expired validations are a separate flight from normal ones.
+//
 // X-Service-Token: when a request also carries a valid token holding one of the service
 // roles, the user's token is accepted even if it expired (allow_expired), as
 // keystonemiddleware does for long-running service-to-service operations.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/auth/authenticator.h"
@@ -27,6 +36,10 @@ class Client;
 }
 
 namespace gaze::keystone {
+
+class ServiceTokenSource;
+template <typename Result>
+class SingleFlight;
 
 struct KeystoneOptions {
   // Keystone's URL, e.g. "http://127.0.0.1:5000" or ".../v3" (the /v3 is optional).
@@ -41,6 +54,13 @@ struct KeystoneOptions {
   std::vector<std::string> service_token_roles = {"service"};
   absl::Duration timeout = absl::Seconds(5);
   TokenCache::Options cache;
+  // Log the service user in right away rather than on the first request.
+  bool prefetch_service_token = true;
+  // The service token is renewed in the background (requests keep using the current one)
+  // once it has less than this left, though not before half its lifetime has passed.
+  absl::Duration service_token_refresh_ahead = absl::Minutes(5);
+  // The time; absl::Now() when unset (tests move it).
+  std::function<absl::Time()> clock;
 };
 
 // A token Keystone confirmed: who it belongs to and until when it is valid.
@@ -64,21 +84,27 @@ class KeystoneAuthenticator final : public auth::Authenticator {
 
  private:
   KeystoneAuthenticator(KeystoneOptions options, std::string base_path,
-                        std::unique_ptr<http::Client> client);
+                        std::shared_ptr<http::Client> client,
+                        std::shared_ptr<ServiceTokenSource> service_token);
 
-  // Our own token, renewed when it is about to expire or when `stale` (Keystone refused it).
-  boost::asio::awaitable<absl::StatusOr<std::string>> ServiceToken(const std::string& stale);
-  // Asks Keystone about `token`; uses and fills the cache unless allow_expired.
+  // The verdict on `token`: from the cache, or from Keystone (one call shared by concurrent
+  // callers with the same token). Uses and fills the cache unless allow_expired.
   boost::asio::awaitable<auth::AuthResult> Validate(std::string_view token, bool allow_expired,
                                                     std::string_view request_id);
+  // The Keystone call behind Validate (the work of one flight).
+  boost::asio::awaitable<auth::AuthResult> AskKeystone(std::string_view token, bool allow_expired,
+                                                       std::string_view request_id);
+  absl::Time Now() const;
 
   const KeystoneOptions options_;
   const std::string base_path_;  // URL path before /v3, usually ""
-  std::unique_ptr<http::Client> client_;
+  const std::shared_ptr<http::Client> client_;
+  // Gaze's own token. Shared with the background coroutines that fetch and renew it, which
+  // may outlive this object.
+  const std::shared_ptr<ServiceTokenSource> service_token_;
   TokenCache cache_;
-  std::mutex mu_;
-  std::string service_token_ ABSL_GUARDED_BY(mu_);
-  absl::Time service_token_expires_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Validations in flight, by cache key ("x" + cache key for allow_expired ones).
+  const std::unique_ptr<SingleFlight<auth::AuthResult>> validations_;
 };
 
 }  // namespace gaze::keystone

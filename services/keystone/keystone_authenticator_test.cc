@@ -2,9 +2,13 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -27,7 +31,8 @@ std::string TokenBody(std::string_view user, std::string_view project, std::stri
 }
 
 // A fake Keystone: logs the service user in (a new service token each time), and knows a
-// fixed set of user tokens. One connection at a time, one request per connection.
+// fixed set of user tokens. One connection at a time, one request per connection. It can be
+// told to drop connections unanswered (a transport failure) and to answer slowly.
 class FakeKeystone {
  public:
   FakeKeystone() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
@@ -52,11 +57,22 @@ class FakeKeystone {
     std::lock_guard<std::mutex> lock(mu_);
     revoked_ = std::move(token);
   }
+  // The next n logins / validations: the connection is closed without an answer.
+  void DropLogins(int n) { drop_logins_ = n; }
+  void DropValidations(int n) { drop_validations_ = n; }
+  // Each validation is answered after this long.
+  void SetValidationDelay(std::chrono::milliseconds delay) { validation_delay_ = delay; }
   int logins() const { return logins_.load(); }
   int validations() const { return validations_.load(); }
+  int expired_validations() const { return expired_validations_.load(); }
   std::string last_query() {
     std::lock_guard<std::mutex> lock(mu_);
     return last_target_;
+  }
+  // The X-Auth-Token (Gaze's service token) of the last validation.
+  std::string last_service_token() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_service_token_;
   }
 
  private:
@@ -90,14 +106,19 @@ class FakeKeystone {
       target = target.substr(0, target.find(' '));
       if (head.rfind("POST /v3/auth/tokens", 0) == 0) {
         int k = ++logins_;
+        if (drop_logins_.fetch_sub(1) > 0) continue;  // closes the socket unanswered
         status = "201 Created";
         extra = "X-Subject-Token: svc-" + std::to_string(k) + "\r\n";
         body =
             TokenBody("gaze", "service", R"([{"name": "service"}])", "2099-01-01T00:00:00.000000Z");
       } else if (head.rfind("GET /v3/auth/tokens", 0) == 0) {
         ++validations_;
+        if (target.find("allow_expired=1") != std::string::npos) ++expired_validations_;
+        if (drop_validations_.fetch_sub(1) > 0) continue;
+        std::this_thread::sleep_for(validation_delay_.load());
         std::lock_guard<std::mutex> lock(mu_);
         last_target_ = target;
+        last_service_token_ = header("X-Auth-Token");
         if (header("X-Auth-Token") == revoked_) {
           revoked_.clear();
           status = "401 Unauthorized";
@@ -118,10 +139,15 @@ class FakeKeystone {
   std::atomic<bool> stopping_{false};
   std::atomic<int> logins_{0};
   std::atomic<int> validations_{0};
+  std::atomic<int> expired_validations_{0};
+  std::atomic<int> drop_logins_{0};
+  std::atomic<int> drop_validations_{0};
+  std::atomic<std::chrono::milliseconds> validation_delay_{std::chrono::milliseconds(0)};
   std::mutex mu_;
   std::map<std::string, std::string> tokens_;
   std::string revoked_;
   std::string last_target_;
+  std::string last_service_token_;
 };
 
 class KeystoneAuthenticatorTest : public ::testing::Test {
@@ -139,14 +165,44 @@ class KeystoneAuthenticatorTest : public ::testing::Test {
     auth_ = *std::move(a);
   }
 
-  absl::StatusOr<std::unique_ptr<KeystoneAuthenticator>> Make(std::string url) {
+  absl::StatusOr<std::unique_ptr<KeystoneAuthenticator>> Make(
+      std::string url, std::function<absl::Time()> clock = nullptr) {
     KeystoneOptions o;
     o.url = std::move(url);
     o.user = "gaze";
     o.password = "pw";
     o.project = "service";
     o.timeout = absl::Seconds(2);
+    o.clock = std::move(clock);
     return KeystoneAuthenticator::Create(io_.get_executor(), o);
+  }
+
+  // Authenticate() calls, all started before any of them can finish, run on `threads` threads
+  // (each on its own strand, as api-gateway's sessions are). Each result comes with whether
+  // the call resumed on its own strand.
+  using Call = std::pair<std::string, std::string>;  // token, service token
+  std::vector<std::pair<auth::AuthResult, bool>> RunConcurrently(KeystoneAuthenticator& a,
+                                                                 const std::vector<Call>& calls,
+                                                                 int threads = 1) {
+    using Strand = asio::strand<asio::io_context::executor_type>;
+    std::vector<std::future<std::pair<auth::AuthResult, bool>>> futures;
+    for (const auto& [token, service] : calls) {
+      Strand strand = asio::make_strand(io_);
+      auto call = [&a, strand, token = token,
+                   service = service]() -> asio::awaitable<std::pair<auth::AuthResult, bool>> {
+        auth::AuthResult r = co_await a.Authenticate(token, service, "req-test");
+        co_return std::pair{std::move(r), strand.running_in_this_thread()};
+      };
+      futures.push_back(asio::co_spawn(strand, call, asio::use_future));
+    }
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : pool) t.join();
+    io_.restart();
+    std::vector<std::pair<auth::AuthResult, bool>> results;
+    for (auto& f : futures) results.push_back(f.get());
+    return results;
   }
 
   auth::AuthResult Run(KeystoneAuthenticator& a, std::string token, std::string service = "") {
@@ -208,6 +264,127 @@ TEST_F(KeystoneAuthenticatorTest, KeystoneDownIsUnavailableNotAPass) {
   auto down = Make(url);
   ASSERT_TRUE(down.ok());
   EXPECT_EQ(Run(**down, "demo-token").outcome, Outcome::kUnavailable);
+}
+
+// The cold start that overwhelmed Keystone: many connections with the same token at once.
+TEST_F(KeystoneAuthenticatorTest, ConcurrentCallsWithOneTokenShareOneLoginAndOneValidation) {
+  std::vector<Call> calls(32, Call{"demo-token", ""});
+  for (const auto& [r, on_own_strand] : RunConcurrently(*auth_, calls)) {
+    ASSERT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+    EXPECT_EQ(r.identity.user_id, "u-demo");
+    EXPECT_TRUE(on_own_strand);
+  }
+  EXPECT_EQ(keystone_.logins(), 1) << "one service login, shared";
+  EXPECT_EQ(keystone_.validations(), 1) << "one validation, shared";
+}
+
+TEST_F(KeystoneAuthenticatorTest, ConcurrentCallsOnManyThreadsShareOneValidation) {
+  keystone_.SetValidationDelay(std::chrono::milliseconds(50));
+  std::vector<Call> calls(32, Call{"admin-token", ""});
+  for (const auto& [r, on_own_strand] : RunConcurrently(*auth_, calls, /*threads=*/4)) {
+    ASSERT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+    EXPECT_TRUE(r.identity.is_admin);
+    EXPECT_TRUE(on_own_strand) << "a waiter resumes on its own executor";
+  }
+  EXPECT_EQ(keystone_.logins(), 1);
+  EXPECT_EQ(keystone_.validations(), 1);
+}
+
+TEST_F(KeystoneAuthenticatorTest, ConcurrentDifferentTokensAreValidatedOnceEach) {
+  std::vector<Call> calls;
+  for (int i = 0; i < 8; ++i) {
+    for (const char* token : {"demo-token", "admin-token", "service-token", "nope"}) {
+      calls.emplace_back(token, "");
+    }
+  }
+  for (const auto& [r, on_own_strand] : RunConcurrently(*auth_, calls, /*threads=*/2)) {
+    EXPECT_EQ(r.outcome, r.identity.user_id.empty() ? Outcome::kRejected : Outcome::kAuthenticated)
+        << r.reason;
+  }
+  EXPECT_EQ(keystone_.logins(), 1);
+  EXPECT_EQ(keystone_.validations(), 4);
+  EXPECT_EQ(Run(*auth_, "nope").outcome, Outcome::kRejected) << "the rejection is cached";
+  EXPECT_EQ(keystone_.validations(), 4);
+}
+
+TEST_F(KeystoneAuthenticatorTest, SharedTransportFailureIsNotCachedAndTheNextCallRetries) {
+  keystone_.DropValidations(1);
+  std::vector<Call> calls(16, Call{"demo-token", ""});
+  for (const auto& [r, on_own_strand] : RunConcurrently(*auth_, calls)) {
+    EXPECT_EQ(r.outcome, Outcome::kUnavailable) << r.reason;
+  }
+  EXPECT_EQ(keystone_.validations(), 1) << "the failed validation was shared";
+  auth::AuthResult r = Run(*auth_, "demo-token");
+  EXPECT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+  EXPECT_EQ(keystone_.validations(), 2);
+  EXPECT_EQ(keystone_.logins(), 1);
+}
+
+TEST_F(KeystoneAuthenticatorTest, SharedLoginFailureIsRetriedByTheNextCall) {
+  keystone_.DropLogins(1);
+  std::vector<Call> calls(16, Call{"demo-token", ""});
+  for (const auto& [r, on_own_strand] : RunConcurrently(*auth_, calls)) {
+    EXPECT_EQ(r.outcome, Outcome::kUnavailable) << r.reason;
+  }
+  EXPECT_EQ(keystone_.logins(), 1) << "the failed login was shared";
+  EXPECT_EQ(keystone_.validations(), 0);
+  auth::AuthResult r = Run(*auth_, "demo-token");
+  EXPECT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+  EXPECT_EQ(keystone_.logins(), 2);
+  EXPECT_EQ(keystone_.validations(), 1);
+}
+
+TEST_F(KeystoneAuthenticatorTest, AllowExpiredValidationIsNotMergedWithANormalOne) {
+  ASSERT_EQ(Run(*auth_, "service-token").outcome, Outcome::kAuthenticated);  // now cached
+  ASSERT_EQ(keystone_.validations(), 1);
+  auto results = RunConcurrently(*auth_, {{"demo-token", ""}, {"demo-token", "service-token"}});
+  for (const auto& [r, on_own_strand] : results) {
+    EXPECT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+  }
+  EXPECT_EQ(keystone_.validations(), 3);
+  EXPECT_EQ(keystone_.expired_validations(), 1);
+}
+
+TEST_F(KeystoneAuthenticatorTest, ServiceTokenIsFetchedAtCreation) {
+  io_.run();  // no request at all
+  io_.restart();
+  EXPECT_EQ(keystone_.logins(), 1);
+  EXPECT_EQ(Run(*auth_, "demo-token").outcome, Outcome::kAuthenticated);
+  EXPECT_EQ(keystone_.logins(), 1);
+}
+
+TEST_F(KeystoneAuthenticatorTest, FailedFetchAtCreationIsRetriedOnDemand) {
+  keystone_.DropLogins(1);
+  io_.run();
+  io_.restart();
+  EXPECT_EQ(keystone_.logins(), 1);
+  auth::AuthResult r = Run(*auth_, "demo-token");
+  EXPECT_EQ(r.outcome, Outcome::kAuthenticated) << r.reason;
+  EXPECT_EQ(keystone_.logins(), 2);
+}
+
+TEST_F(KeystoneAuthenticatorTest, ServiceTokenIsRenewedInTheBackgroundBeforeItExpires) {
+  // The fake's service tokens expire at 2099-01-01T00:00:00Z; start an hour before.
+  const absl::Time expiry =
+      absl::FromCivil(absl::CivilSecond(2099, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  absl::Time now = expiry - absl::Hours(1);
+  auto a = Make(keystone_.url(), [&now] { return now; });
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(Run(**a, "demo-token").outcome, Outcome::kAuthenticated);
+  const int logins = keystone_.logins();  // the fixture's authenticator's and ours
+  const std::string first = keystone_.last_service_token();
+
+  now = expiry - absl::Minutes(4);  // within service_token_refresh_ahead (5 min)
+  ASSERT_EQ(Run(**a, "admin-token").outcome, Outcome::kAuthenticated);
+  EXPECT_EQ(keystone_.last_service_token(), first) << "the request did not wait for the renewal";
+  EXPECT_EQ(keystone_.logins(), logins + 1) << "renewed in the background";
+  ASSERT_EQ(Run(**a, "service-token").outcome, Outcome::kAuthenticated);
+  EXPECT_NE(keystone_.last_service_token(), first) << "the renewed token is used";
+  EXPECT_EQ(keystone_.logins(), logins + 1) << "renewed once";
+
+  now = expiry - absl::Seconds(30);  // too close to expiry to use: wait for a new one
+  ASSERT_EQ(Run(**a, "nope").outcome, Outcome::kRejected);
+  EXPECT_EQ(keystone_.logins(), logins + 2);
 }
 
 TEST(ParseTokenBodyTest, RejectsMalformedAnswers) {

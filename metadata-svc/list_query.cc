@@ -118,11 +118,19 @@ absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
     AddAnyOf("i.id", "uuid", ids, params, where);
   }
   if (!f.names().empty()) {
-    // The COALESCE form lets images_name_idx (the index of the name sort) answer the filter;
-    // the plain comparison keeps images without a name out when "" is asked for.
-    std::string names = params.Add(PgArrayLiteral(ToVector(f.names()))) + "::text[]";
-    where.push_back(
-        absl::StrCat("COALESCE(i.name, '') = ANY(", names, ") AND i.name = ANY(", names, ")"));
+    // The COALESCE form lets images_name_idx (COALESCE(name, ''), created_at, id), the index
+    // of the name sort, answer the filter; "i.name IS NOT NULL" keeps images without a name
+    // out when "" is asked for. (A second "i.name = ..." said the same but made PostgreSQL
+    // count the selectivity twice: it expected 5 matches instead of 1,000 and fetched and
+    // sorted all of them.) One name, the usual filter, is a plain equality: the index then
+    // returns the matches already in created_at order, so the page is the first rows of an
+    // index scan, where = ANY(array) cannot use the index order in PostgreSQL 15.
+    // Measured on 100k images, 1,000 of the name: 1.5-3.7 ms a page before, 0.13 ms after.
+    std::string names =
+        f.names_size() == 1
+            ? params.Add(f.names(0)) + "::text"
+            : "ANY(" + params.Add(PgArrayLiteral(ToVector(f.names()))) + "::text[])";
+    where.push_back(absl::StrCat("COALESCE(i.name, '') = ", names, " AND i.name IS NOT NULL"));
   }
   if (!f.statuses().empty()) {
     google::protobuf::RepeatedPtrField<std::string> names;
@@ -313,8 +321,11 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
         absl::StrCat(SortExpression(k.field(), "i"), k.descending() ? " DESC" : " ASC"));
   }
   const std::string conditions = absl::StrJoin(where, " AND ");
-  const std::string tail = absl::StrCat(" ORDER BY ", absl::StrJoin(order, ", "), " LIMIT ",
-                                        params.Add(std::to_string(q.limit)), "::bigint");
+  // The limit is a literal, not a parameter: a generic plan estimates a parameter LIMIT as
+  // 10% of the rows, costs far above the custom plan, and PostgreSQL then never switches to
+  // it. q.limit is an int within [1, max_limit].
+  const std::string tail =
+      absl::StrCat(" ORDER BY ", absl::StrJoin(order, ", "), " LIMIT ", q.limit);
   auto select = [&](const std::string& what, const std::string& branch) {
     return absl::StrCat("SELECT ", what, " FROM images i WHERE ", branch, " AND ", conditions,
                         tail);
@@ -328,6 +339,10 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
                          tail);
   }
   q.params = params.values();
+  q.plan_cacheable = filter.names_size() <= 1 && filter.tags().empty() &&
+                     filter.properties().empty() && !filter.has_size_min() &&
+                     !filter.has_size_max() && filter.created_at().empty() &&
+                     filter.updated_at().empty();
   return q;
 }
 

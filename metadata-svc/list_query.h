@@ -20,6 +20,11 @@ struct ListQuery {
   std::string sql;
   std::vector<std::string> params;  // text values of $1..$N
   int limit = 0;                    // effective page size
+  // True when one plan suits every value of the parameters: the statement may be prepared
+  // and its generic plan reused (PostgreSQL plans it once instead of on every page, which
+  // was most of a page's database time). False when a parameter's value decides the plan
+  // (tags, properties, ranges, several names): those keep a custom plan per call.
+  bool plan_cacheable = false;
 };
 
 // The sort keys actually applied: the request's (default created_at desc) with duplicates

@@ -76,7 +76,7 @@ TEST(BuildListQueryTest, DefaultQueryForNonAdminIsAUnionOfIndexFriendlyBranches)
   const std::string rest =
       " AND i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY i.created_at "
       "DESC, i.id DESC "
-      "LIMIT $2::bigint";
+      "LIMIT 25";
   EXPECT_EQ(q->sql,
             "SELECT i.id FROM ("
             "(SELECT i.* FROM images i WHERE NOT i.deleted AND i.visibility = 'public'" +
@@ -91,9 +91,10 @@ TEST(BuildListQueryTest, DefaultQueryForNonAdminIsAUnionOfIndexFriendlyBranches)
                 "i.visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m WHERE "
                 "m.image_id = i.id AND m.member = $1::text AND NOT m.deleted AND m.status = "
                 "'accepted')" +
-                rest + ")) i ORDER BY i.created_at DESC, i.id DESC LIMIT $2::bigint");
-  EXPECT_EQ(q->params, (std::vector<std::string>{"p1", "25"}));
+                rest + ")) i ORDER BY i.created_at DESC, i.id DESC LIMIT 25");
+  EXPECT_EQ(q->params, (std::vector<std::string>{"p1"}));
   EXPECT_EQ(q->limit, 25);
+  EXPECT_TRUE(q->plan_cacheable);
 }
 
 TEST(BuildListQueryTest, AdminDefaultExcludesOtherProjectsCommunityImages) {
@@ -103,8 +104,8 @@ TEST(BuildListQueryTest, AdminDefaultExcludesOtherProjectsCommunityImages) {
             "SELECT i.id FROM images i WHERE NOT i.deleted AND (i.visibility <> 'community' OR "
             "i.owner = $1::text) AND i.status NOT IN ('killed', 'pending_delete') AND NOT "
             "i.os_hidden ORDER BY "
-            "i.created_at DESC, i.id DESC LIMIT $2::bigint");
-  EXPECT_EQ(q->params[0], "adm");
+            "i.created_at DESC, i.id DESC LIMIT 25");
+  EXPECT_EQ(q->params, (std::vector<std::string>{"adm"}));
 }
 
 // Images awaiting a delayed delete are listed only for an admin who asks for their status.
@@ -183,8 +184,8 @@ TEST(BuildListQueryTest, ExplicitVisibilityAndAll) {
             "SELECT i.id FROM images i WHERE NOT i.deleted AND i.visibility = 'community' AND "
             "i.status NOT IN ('killed', 'pending_delete') AND NOT i.os_hidden ORDER BY "
             "i.created_at DESC, i.id DESC "
-            "LIMIT $1::bigint");  // every parameter is used, or it would have no type
-  EXPECT_EQ(q->params, (std::vector<std::string>{"25"}));
+            "LIMIT 25");  // no parameter: the limit is a literal
+  EXPECT_TRUE(q->params.empty());
 
   r.mutable_filter()->set_visibility(static_cast<v1::VisibilityFilter>(42));
   EXPECT_EQ(BuildListQuery(r, {25, 1000}, "i.id").status().code(),
@@ -243,6 +244,38 @@ TEST(BuildListQueryTest, MarkerWithMixedDirectionsUsesExpandedForm) {
       << q->sql;
 }
 
+TEST(BuildListQueryTest, SeveralNamesAreAnArrayAndKeepACustomPlan) {
+  auto r = Request("adm", true);
+  r.mutable_filter()->add_names("a");
+  auto one = BuildListQuery(r, {25, 1000}, "i.id");
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(one->plan_cacheable);
+  r.mutable_filter()->add_names("b");
+  auto two = BuildListQuery(r, {25, 1000}, "i.id");
+  ASSERT_TRUE(two.ok());
+  EXPECT_NE(two->sql.find("COALESCE(i.name, '') = ANY($2::text[]) AND i.name IS NOT NULL"),
+            std::string::npos)
+      << two->sql;
+  EXPECT_EQ(two->params[1], "{\"a\",\"b\"}");
+  EXPECT_FALSE(two->plan_cacheable);
+}
+
+TEST(BuildListQueryTest, ValueDependentFiltersKeepACustomPlan) {
+  auto r = Request("p1");
+  r.mutable_filter()->add_tags("t");
+  EXPECT_FALSE(BuildListQuery(r, {25, 1000}, "i.id")->plan_cacheable);
+  r = Request("p1");
+  (*r.mutable_filter()->mutable_properties())["k"] = "v";
+  EXPECT_FALSE(BuildListQuery(r, {25, 1000}, "i.id")->plan_cacheable);
+  r = Request("p1");
+  r.mutable_filter()->set_size_min(1);
+  EXPECT_FALSE(BuildListQuery(r, {25, 1000}, "i.id")->plan_cacheable);
+  r = Request("p1");
+  r.set_marker(kMarker);
+  r.mutable_filter()->add_statuses(v1::IMAGE_STATUS_ACTIVE);
+  EXPECT_TRUE(BuildListQuery(r, {25, 1000}, "i.id")->plan_cacheable);
+}
+
 TEST(BuildListQueryTest, MarkerThatIsNotAUuidIsNotFound) {
   auto r = Request();
   r.set_marker("nope");
@@ -278,9 +311,7 @@ TEST(BuildListQueryTest, FiltersAreBoundNeverInlined) {
   EXPECT_EQ(q->sql.find("debian"), std::string::npos);
   EXPECT_EQ(q->sql.find("c0ffee"), std::string::npos);
   for (const char* clause :
-       {"i.id = ANY($1::uuid[])",
-        "COALESCE(i.name, '') = ANY($2::text[]) AND i.name = "
-        "ANY($2::text[])",
+       {"i.id = ANY($1::uuid[])", "COALESCE(i.name, '') = $2::text AND i.name IS NOT NULL",
         "i.status = ANY($3::text[])", "i.disk_format = ANY($4::text[])",
         "i.container_format = ANY($5::text[])", "i.owner = $6::text", "i.tags @> $7::text[]",
         "i.properties @> $8::jsonb", "i.size >= $9::bigint", "i.size <= $10::bigint",
@@ -290,7 +321,7 @@ TEST(BuildListQueryTest, FiltersAreBoundNeverInlined) {
   }
   EXPECT_EQ(q->sql.find("NOT i.os_hidden"), std::string::npos);
   EXPECT_EQ(q->params[0], std::string("{\"") + kMarker + "\"}");
-  EXPECT_EQ(q->params[1], "{\"x'); DROP TABLE images; --\"}");
+  EXPECT_EQ(q->params[1], "x'); DROP TABLE images; --");
   EXPECT_EQ(q->params[2], "{\"active\"}");
   EXPECT_EQ(q->params[6], "{\"a\\\"b\"}");
   EXPECT_EQ(q->params[7], "{\"os_distro\":\"debian\"}");

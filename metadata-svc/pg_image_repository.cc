@@ -3,7 +3,10 @@
 // that need no database in image_rules.cc and quotas.cc.
 #include "metadata-svc/pg_image_repository.h"
 
+#include <functional>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "metadata-svc/enums.h"
@@ -38,6 +41,27 @@ absl::Status ValidateLease(int32_t seconds) {
 
 std::optional<std::string> OwnerOf(const v1::Image& image) {
   return Opt(image.has_owner(), image.owner());
+}
+
+// The name under which a plan-cacheable list statement is prepared on every connection, or ""
+// when it is not to be prepared. Planning the UNION of visibility branches took 0.4 ms of the
+// 0.5 ms a default page costs PostgreSQL; a prepared statement is planned a few times and then
+// runs its generic plan. The number of statement shapes is bounded (at most
+// kMaxPreparedListStatements, first come first served; later shapes run unprepared), so no
+// client can make the server backends accumulate plans. The name is a hash of the SQL text:
+// pqxx's prepare() ignores a second definition of a name with the same text.
+constexpr size_t kMaxPreparedListStatements = 64;
+
+std::string ListStatementName(const std::string& sql) {
+  static std::mutex mu;
+  static auto* admitted = new std::unordered_set<std::string>();
+  std::string name =
+      absl::StrCat("list_", absl::Hex(std::hash<std::string>{}(sql)), "_", sql.size());
+  std::lock_guard<std::mutex> lock(mu);
+  if (admitted->contains(name)) return name;
+  if (admitted->size() >= kMaxPreparedListStatements) return "";
+  admitted->insert(name);
+  return name;
 }
 
 }  // namespace
@@ -79,7 +103,8 @@ absl::StatusOr<v1::Image> PgImageRepository::CreateImage(const v1::CreateImageRe
 
 absl::StatusOr<v1::Image> PgImageRepository::GetImage(const v1::GetImageRequest& request) {
   return pool_.Run<v1::Image>([&](Conn& c) -> absl::StatusOr<v1::Image> {
-    pqxx::read_transaction tx(c);
+    // One statement: no BEGIN / ROLLBACK round trips around it (see ListImages).
+    pqxx::nontransaction tx(c);
     return ReadVisible(tx, request.caller(), request.id());
   });
 }
@@ -89,8 +114,12 @@ absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
   auto query = BuildListQuery(request, limits_, kImageColumns);
   if (!query.ok()) return query.status();
   using Response = v1::ListImagesResponse;
+  const std::string statement = query->plan_cacheable ? ListStatementName(query->sql) : "";
   return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
-    pqxx::read_transaction tx(c);
+    // Reads only, at READ COMMITTED, where every statement takes its own snapshot anyway: a
+    // transaction would add nothing but two round trips (BEGIN; SET TRANSACTION READ ONLY
+    // and ROLLBACK) to each call.
+    pqxx::nontransaction tx(c);
     if (!request.marker().empty()) {
       pqxx::result m = tx.exec_prepared(stmt::kMarkerVisible, request.marker(),
                                         request.caller().is_admin(), request.caller().project_id());
@@ -100,7 +129,13 @@ absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
             absl::StrCat("Forbidding request, image ", request.marker(), " not visible"));
       }
     }
-    pqxx::result r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));
+    pqxx::result r;
+    if (statement.empty()) {
+      r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));
+    } else {
+      c.prepare(statement, query->sql);  // a no-op once this connection has it
+      r = tx.exec_prepared(statement, pqxx::prepare::make_dynamic_params(query->params));
+    }
     Response response;
     for (const pqxx::row& row : r) {
       if (absl::Status s = DecodeImage(row, 0, response.add_images()); !s.ok()) return s;

@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "api-gateway/api.h"
 #include "api-gateway/http_server.h"
 #include "api-gateway/image_data.h"
@@ -220,6 +221,9 @@ int Run() {
 
 int main(int argc, char** argv) {
   gaze::BlockTerminationSignals();
+  // Debian builds Abseil without NDEBUG, so absl::Mutex (which gRPC locks on every call) runs
+  // its deadlock detector: a global graph under a global lock on every acquisition.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   gaze::ParseFlagsWithEnv(argc, argv, "api-gateway: Gaze's Glance-compatible HTTP API");
   return gaze::gateway::Run();
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/fwd.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,7 +32,8 @@ std::string FormatTimestamp(int64_t seconds_since_epoch);
 
 // The image as Glance shows it: every base attribute (null when unset), links, and the
 // free-form properties flattened at the top level.
-boost::json::object ImageToJson(const v1::Image& image);
+// Its values are allocated from `sp` (the default resource when unset).
+boost::json::object ImageToJson(const v1::Image& image, boost::json::storage_ptr sp = {});
 std::string SerializeImage(const v1::Image& image);
 
 // How a top-level image key may be used by clients.

@@ -8,7 +8,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "api-gateway/api.h"
 #include "api-gateway/http_server.h"
 #include "api-gateway/image_data.h"
@@ -18,6 +17,7 @@
 #include "services/auth/static_token_authenticator.h"
 #include "services/common/flags.h"
 #include "services/common/log.h"
+#include "services/common/process_tuning.h"
 #include "services/common/shutdown.h"
 #include "services/common/worker_pool.h"
 #include "services/keystone/keystone_authenticator.h"
@@ -220,10 +220,8 @@ int Run() {
 }  // namespace gaze::gateway
 
 int main(int argc, char** argv) {
+  gaze::TuneProcess();
   gaze::BlockTerminationSignals();
-  // Debian builds Abseil without NDEBUG, so absl::Mutex (which gRPC locks on every call) runs
-  // its deadlock detector: a global graph under a global lock on every acquisition.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   gaze::ParseFlagsWithEnv(argc, argv, "api-gateway: Gaze's Glance-compatible HTTP API");
   return gaze::gateway::Run();
 }

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "metadata-svc/config.h"
 #include "metadata-svc/enums.h"
@@ -23,6 +22,7 @@
 #include "services/amqp/amqp.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
+#include "services/common/process_tuning.h"
 #include "services/common/shutdown.h"
 
 namespace gaze::metadata {
@@ -154,11 +154,8 @@ int Probe(const Config& config) {
 }  // namespace gaze::metadata
 
 int main(int argc, char** argv) {
+  gaze::TuneProcess();
   gaze::BlockTerminationSignals();
-  // Debian builds Abseil without NDEBUG, so absl::Mutex (which gRPC locks on every call) runs
-  // its deadlock detector: a global graph under a global lock on every acquisition. It was
-  // 4% of this process's CPU under load; the detector is a debugging aid.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   gaze::metadata::Config config = gaze::metadata::LoadConfig(argc, argv);
   gaze::log::Init("metadata-svc", config.log_level);
   // Without it libpq waits for the kernel's TCP timeout when the database host is black-holed,

@@ -11,6 +11,7 @@
 #include "services/amqp/url.h"
 #include "services/common/flags.h"
 #include "services/common/log.h"
+#include "services/common/process_tuning.h"
 #include "services/common/shutdown.h"
 #include "services/common/worker_pool.h"
 #include "services/fetch/fetcher.h"
@@ -90,6 +91,7 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(5);
 }  // namespace
 
 int main(int argc, char** argv) {
+  gaze::TuneProcess();
   gaze::BlockTerminationSignals();
   std::vector<std::string> args = gaze::ParseFlagsWithEnv(
       argc, argv,

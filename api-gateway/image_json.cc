@@ -19,10 +19,6 @@ constexpr std::array<std::string_view, 8> kContainerFormats = {
 json::string_view Js(std::string_view s) { return json::string_view(s.data(), s.size()); }
 std::string_view Sv(json::string_view s) { return std::string_view(s.data(), s.size()); }
 
-json::value OptionalString(bool has, const std::string& value) {
-  return has ? json::value(Js(value)) : json::value(nullptr);
-}
-
 bool Contains(std::span<const std::string_view> list, std::string_view v) {
   for (std::string_view x : list) {
     if (x == v) return true;

@@ -385,7 +385,11 @@ absl::StatusOr<std::vector<ReleasedUpload>> PgImageRepository::SweepExpiredUploa
       u.status_after = after[0][0].as<std::string>();
       if (!u.object_url.empty()) {
         u.request_id = NewRequestId();
-        TaskOrigin origin{.image_id = u.image_id, .request_id = u.request_id};
+        // A background job: no user caused it.
+        TaskOrigin origin{.image_id = u.image_id,
+                          .owner = std::nullopt,
+                          .request_id = u.request_id,
+                          .user_id = ""};
         if (!row[4].is_null()) origin.owner = row[4].as<std::string>();
         u.task_id = InsertDeleteDataTask(tx, origin, {u.object_url});
       }

@@ -401,7 +401,10 @@ absl::StatusOr<Importer::Result> Importer::Import(const Attempt& attempt) {
         .Field("compression", CompressionName(intake.compression()));
   }
 
-  Result result{.disk_format = input.disk_format(), .container_format = container};
+  Result result{.digests = {},
+                .virtual_size = std::nullopt,
+                .disk_format = input.disk_format(),
+                .container_format = container};
   std::string stored_path = source_path;
   bool converted = false;
   if (const std::optional<imageformat::Inspection>& inspection = intake.inspection()) {

@@ -105,14 +105,22 @@ TEST_F(QemuImgTest, RealQemuImgReportsABackingFileAndNeverProbes) {
   EXPECT_FALSE(as_raw->backing_file);
 }
 
+// A qemu-img info result with only a format and a size.
+QemuImgInfo Info(const std::string& format) {
+  QemuImgInfo info;
+  info.format = format;
+  info.virtual_size = 1;
+  return info;
+}
+
 TEST_F(QemuImgTest, ChecksFollowGlancesImageConversionPlugin) {
-  QemuImgInfo ok{.format = "qcow2", .virtual_size = 1};
+  QemuImgInfo ok = Info("qcow2");
   EXPECT_TRUE(CheckQemuImgInfo(ok, "qcow2").ok());
   EXPECT_EQ(CheckQemuImgInfo(ok, "raw").code(), absl::StatusCode::kFailedPrecondition);
   QemuImgInfo data_file = ok;
   data_file.data_file = "/etc/shadow";
   EXPECT_THAT(CheckQemuImgInfo(data_file, "qcow2").message(), HasSubstr("data file"));
-  QemuImgInfo vmdk{.format = "vmdk", .virtual_size = 1};
+  QemuImgInfo vmdk = Info("vmdk");
   EXPECT_FALSE(CheckQemuImgInfo(vmdk, "vmdk").ok()) << "a VMDK must say its create type";
   for (const char* type : {"monolithicSparse", "streamOptimized"}) {
     vmdk.vmdk_create_type = type;
@@ -126,9 +134,9 @@ TEST_F(QemuImgTest, ChecksFollowGlancesImageConversionPlugin) {
 
 TEST_F(QemuImgTest, ArgumentsAlwaysNameTheInputFormatAndLimitsApply) {
   const std::string log = dir_ + "/calls";
-  FakeQemuImg(absl::StrCat("echo \"$* as=$(ulimit -v) cpu=$(ulimit -t)\" >> ", log, "\n",
-                           "[ \"$1\" = info ] && echo '{\"format\": \"raw\", \"virtual-size\": 5}'\n",
-                           "exit 0\n"));
+  FakeQemuImg(absl::StrCat(
+      "echo \"$* as=$(ulimit -v) cpu=$(ulimit -t)\" >> ", log, "\n",
+      "[ \"$1\" = info ] && echo '{\"format\": \"raw\", \"virtual-size\": 5}'\n", "exit 0\n"));
   QemuImgOptions options;
   options.convert_timeout = absl::Seconds(90);
   QemuImg q = Make(options);

@@ -1,8 +1,12 @@
 #include "api-gateway/image_data.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "api-gateway/api_call.h"
@@ -40,6 +44,64 @@ absl::StatusOr<imageformat::Acceptance> InspectUpload(imageformat::Inspector& in
   }
   return imageformat::CheckDiskFormat(*inspection, image.disk_format());
 }
+
+// Raised once, from any thread, and awaited by one coroutine.
+class Completion {
+ public:
+  void Signal() {
+    std::function<void()> resume;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      resume = std::move(resume_);
+    }
+    if (resume) resume();
+  }
+  // Runs `resume` when signalled, at once if already signalled.
+  void OnSignal(std::function<void()> resume) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!done_) {
+        resume_ = std::move(resume);
+        return;
+      }
+    }
+    resume();
+  }
+  bool signalled() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_;
+  }
+
+ private:
+  std::mutex mu_;
+  bool done_ = false;
+  std::function<void()> resume_;
+};
+
+asio::awaitable<void> WaitFor(std::shared_ptr<Completion> completion) {
+  if (completion->signalled()) co_return;
+  auto initiation = [completion](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    completion->OnSignal([shared] {
+      auto executor = asio::get_associated_executor(*shared);
+      asio::post(executor, [shared]() mutable { (*shared)(); });
+    });
+  };
+  auto operation = asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      std::move(initiation), asio::use_awaitable);
+  co_await std::move(operation);
+}
+
+// What the pool tasks of an upload read: the buffers and the hasher.
+// The read size of a staging upload, which is not hashed.
+constexpr size_t kStagingChunk = 1 << 20;
+
+struct UploadPipeline {
+  static constexpr size_t kBuffers = 12;
+  std::vector<char> buffers[kBuffers];
+  std::optional<store::ImageHasher> hasher;
+};
 
 }  // namespace
 
@@ -176,7 +238,11 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
   }
   writer = *std::move(created);
   const v1::Image& image_before = lease->image();
-  std::optional<store::ImageHasher> hasher;
+  // A few buffers in a ring: while the digests (MD5 and the os_hash, each on a pool thread of
+  // its own) work through the filled ones, the next one is read from the socket and written. The
+  // buffers and the hasher are shared with the pool tasks, so an early return never frees what a
+  // task still reads.
+  auto pipeline = std::make_shared<UploadPipeline>();
   std::optional<imageformat::Inspector> inspector;
   if (!staging) {
     auto created_hasher = store::ImageHasher::Create(options_.os_hash_algo, &hash_pool_);
@@ -184,46 +250,73 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
       co_await abandon();
       co_return call.Error(created_hasher.status());
     }
-    hasher.emplace(*std::move(created_hasher));
+    pipeline->hasher.emplace(*std::move(created_hasher));
     // Glance inspects what is uploaded as a bare disk image (contract §16.2): the content must
     // be the claimed disk_format and pass its format's safety checks.
     if (image_before.container_format() == "bare") inspector.emplace();
   }
 
-  std::vector<char> buffer(options_.chunk_size);
+  // Without digests nothing runs beside the reads: one large buffer, fewer system calls.
+  const size_t chunk = std::max<size_t>(staging ? kStagingChunk : options_.chunk_size, 1);
+  const size_t buffers = pipeline->hasher ? UploadPipeline::kBuffers : 1;
+  for (size_t i = 0; i < buffers; ++i) pipeline->buffers[i].resize(chunk);
+  // hashing[i]: the digests of buffers[i] are not yet done (it must not be refilled before).
+  std::shared_ptr<Completion> hashing[UploadPipeline::kBuffers];
+  size_t current = 0;
   uint64_t total = 0;
   absl::Time renew_at = absl::Now() + options_.upload_lease / 3;
-  for (;;) {
-    auto n = co_await call.body.ReadSome(buffer.data(), buffer.size());
-    if (!n.ok()) {
-      log::Warning("upload interrupted")
-          .RequestId(call.request_id)
-          .Field("image_id", image_id)
-          .Field("bytes", total)
-          .Field("error", std::string(n.status().message()));
-      co_await abandon();
-      co_return call.Error(400, "The upload was interrupted.");
+  for (bool eof = false; !eof;) {
+    if (std::shared_ptr<Completion>& pending = hashing[current]) {
+      asio::awaitable<void> wait = WaitFor(pending);
+      co_await std::move(wait);
+      pending.reset();
     }
-    if (*n == 0) break;
-    total += *n;
-    if (total > cap) {
-      co_await abandon();
-      co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
-                                    std::to_string(cap) + " bytes.");
+    char* buffer = pipeline->buffers[current].data();
+    size_t filled = 0;
+    while (filled < chunk) {
+      auto n = co_await call.body.ReadSome(buffer + filled, chunk - filled);
+      if (!n.ok()) {
+        log::Warning("upload interrupted")
+            .RequestId(call.request_id)
+            .Field("image_id", image_id)
+            .Field("bytes", total)
+            .Field("error", std::string(n.status().message()));
+        co_await abandon();
+        co_return call.Error(400, "The upload was interrupted.");
+      }
+      if (*n == 0) {
+        eof = true;
+        break;
+      }
+      filled += *n;
+      total += *n;
+      if (total > cap) {
+        co_await abandon();
+        co_return call.Error(413, "Image exceeds the storage quota: the image size cap is " +
+                                      std::to_string(cap) + " bytes.");
+      }
+      if (remaining && total > *remaining) {
+        co_await abandon();
+        co_return call.Error(413, std::string("Image exceeds the ") +
+                                      (staging ? "image_stage_total" : "image_size_total") +
+                                      " quota of project " + call.identity.project_id + ": " +
+                                      std::to_string(*remaining) + " more bytes may be stored.");
+      }
     }
-    if (remaining && total > *remaining) {
-      co_await abandon();
-      co_return call.Error(413, std::string("Image exceeds the ") +
-                                    (staging ? "image_stage_total" : "image_size_total") +
-                                    " quota of project " + call.identity.project_id + ": " +
-                                    std::to_string(*remaining) + " more bytes may be stored.");
+    if (filled == 0) break;
+    if (inspector) inspector->Feed(buffer, filled);
+    if (pipeline->hasher) {
+      auto signal = std::make_shared<Completion>();
+      hashing[current] = signal;
+      pipeline->hasher->UpdateAsync(buffer, filled,
+                                    [signal, keep = pipeline] { signal->Signal(); });
     }
-    if (hasher) hasher->Update(buffer.data(), *n);
-    if (inspector) inspector->Feed(buffer.data(), *n);
-    if (absl::Status st = writer->Write(buffer.data(), *n); !st.ok()) {
+    // Written while the pool hashes the same (unchanging) buffer.
+    if (absl::Status st = writer->Write(buffer, filled); !st.ok()) {
       co_await abandon();
       co_return call.Error(st);
     }
+    current = (current + 1) % buffers;
     if (absl::Now() >= renew_at) {
       v1::RenewUploadRequest renew;
       renew.set_id(image_id);
@@ -239,6 +332,13 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
             : call.Error(renewed.status());
       }
       renew_at = absl::Now() + options_.upload_lease / 3;
+    }
+  }
+  for (std::shared_ptr<Completion>& pending : hashing) {
+    if (pending) {
+      asio::awaitable<void> wait = WaitFor(pending);
+      co_await std::move(wait);
+      pending.reset();
     }
   }
   if (declared_size && *declared_size != total) {
@@ -265,8 +365,8 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
   complete.set_id(image_id);
   complete.set_upload_id(upload_id);
   complete.set_size(static_cast<int64_t>(total));
-  if (hasher) {
-    store::ImageDigests digests = hasher->Finish();
+  if (pipeline->hasher) {
+    store::ImageDigests digests = pipeline->hasher->Finish();
     complete.set_checksum(digests.checksum);
     complete.set_os_hash_algo(digests.os_hash_algo);
     complete.set_os_hash_value(digests.os_hash_value);

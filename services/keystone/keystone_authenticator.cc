@@ -285,19 +285,24 @@ KeystoneAuthenticator::~KeystoneAuthenticator() = default;
 
 absl::Time KeystoneAuthenticator::Now() const { return NowOf(options_); }
 
+std::optional<AuthResult> KeystoneAuthenticator::Cached(std::string_view token, absl::Time now) {
+  AuthResult cached{Outcome::kAuthenticated, {}, "cached"};
+  switch (cache_.Lookup(token, now, &cached.identity)) {
+    case TokenCache::Verdict::kValid:
+      return cached;
+    case TokenCache::Verdict::kRejected:
+      return Rejected("token rejected by Keystone (cached)");
+    case TokenCache::Verdict::kMiss:
+      break;
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<AuthResult> KeystoneAuthenticator::Validate(std::string_view token,
                                                             bool allow_expired,
                                                             std::string_view request_id) {
   if (!allow_expired) {
-    AuthResult cached{Outcome::kAuthenticated, {}, "cached"};
-    switch (cache_.Lookup(token, Now(), &cached.identity)) {
-      case TokenCache::Verdict::kValid:
-        co_return cached;
-      case TokenCache::Verdict::kRejected:
-        co_return Rejected("token rejected by Keystone (cached)");
-      case TokenCache::Verdict::kMiss:
-        break;
-    }
+    if (std::optional<AuthResult> cached = Cached(token, Now())) co_return *std::move(cached);
   }
   // Concurrent callers with this token share one call to Keystone. An allow_expired
   // validation may accept what a normal one rejects: never merge the two.
@@ -315,15 +320,7 @@ asio::awaitable<AuthResult> KeystoneAuthenticator::AskKeystone(std::string_view 
   absl::Time now = Now();
   if (!allow_expired) {
     // A flight for this token may have landed between our cache miss and our flight.
-    AuthResult cached{Outcome::kAuthenticated, {}, "cached"};
-    switch (cache_.Lookup(token, now, &cached.identity)) {
-      case TokenCache::Verdict::kValid:
-        co_return cached;
-      case TokenCache::Verdict::kRejected:
-        co_return Rejected("token rejected by Keystone (cached)");
-      case TokenCache::Verdict::kMiss:
-        break;
-    }
+    if (std::optional<AuthResult> cached = Cached(token, now)) co_return *std::move(cached);
   }
   http::ClientRequest request;
   request.target = base_path_ + "/v3/auth/tokens?nocatalog" +

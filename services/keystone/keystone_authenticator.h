@@ -23,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,8 @@ class KeystoneAuthenticator final : public auth::Authenticator {
   boost::asio::awaitable<auth::AuthResult> AskKeystone(std::string_view token, bool allow_expired,
                                                        std::string_view request_id);
   absl::Time Now() const;
+  // The cache's answer for `token` at `now`: authenticated, rejected, or nullopt on a miss.
+  std::optional<auth::AuthResult> Cached(std::string_view token, absl::Time now);
 
   const KeystoneOptions options_;
   const std::string base_path_;  // URL path before /v3, usually ""

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "api-gateway/http_message.h"
 
 namespace gaze::gateway {
@@ -149,9 +150,9 @@ absl::StatusOr<ImportRequest> ParseImportBody(std::string_view body,
 }
 
 std::string ImportTaskInput(std::string_view image_id, const ImportRequest& request) {
-  return json::serialize(json::object{{"image_id", Js(image_id)},
-                                      {"import_req", json::parse(Js(request.body))},
-                                      {"backend", json::array{nullptr}}});
+  // request.body is already serialized JSON: embed it rather than parse it again.
+  return absl::StrCat(R"({"image_id":)", json::serialize(json::string(Js(image_id))),
+                      R"(,"import_req":)", request.body, R"(,"backend":[null]})");
 }
 
 }  // namespace gaze::gateway

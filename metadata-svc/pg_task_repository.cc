@@ -95,12 +95,12 @@ absl::StatusOr<ClaimResult> PgTaskRepository::ClaimTask(const v1::ClaimTaskReque
 
     // Not claimable, or claimable only past the attempt limit. Giving up may change the image,
     // so the image is locked first; the failed claim above locked nothing.
-    auto image = LockTaskImage(tx, id);
-    if (!image.ok()) return image.status();
-    auto locked = LockTask(tx, id, request.worker_id());
-    if (!locked.ok()) return locked.status();
-    if (!*locked) return TaskNotFound(id);
-    const LockedTask& task = **locked;
+    auto both = LockTaskAndImage(tx, id, request.worker_id());
+    if (!both.ok()) return both.status();
+    const std::optional<v1::Image>& image = both->image;
+    const std::optional<LockedTask>& locked = both->task;
+    if (!locked) return TaskNotFound(id);
+    const LockedTask& task = *locked;
     if (task.task.status() == v1::TASK_STATUS_SUCCESS ||
         task.task.status() == v1::TASK_STATUS_FAILURE) {
       *response.mutable_task() = task.task;
@@ -122,7 +122,7 @@ absl::StatusOr<ClaimResult> PgTaskRepository::ClaimTask(const v1::ClaimTaskReque
       if (*claimed) return result;
       return absl::AbortedError(absl::StrCat("Task ", id, " changed concurrently; retry"));
     }
-    result.gave_up = GiveUp(tx, task.task, *image, policy_);
+    result.gave_up = GiveUp(tx, task.task, image, policy_);
     auto ended = LockTask(tx, id, request.worker_id());
     if (!ended.ok()) return ended.status();
     *response.mutable_task() = (*ended)->task;
@@ -136,15 +136,15 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(const v1::CompleteTas
   if (!IsUuid(request.task_id())) return NotHeld(request.task_id(), request.worker_id());
   return pool_.Run<TaskOutcome>([&](Conn& c) -> absl::StatusOr<TaskOutcome> {
     pqxx::work tx(c);
-    auto image = LockTaskImage(tx, request.task_id());
-    if (!image.ok()) return image.status();
-    auto locked = LockTask(tx, request.task_id(), request.worker_id());
-    if (!locked.ok()) return locked.status();
-    if (!*locked || (*locked)->task.status() != v1::TASK_STATUS_PROCESSING ||
-        (*locked)->lease_owner != request.worker_id()) {
+    auto both = LockTaskAndImage(tx, request.task_id(), request.worker_id());
+    if (!both.ok()) return both.status();
+    const std::optional<v1::Image>& image = both->image;
+    const std::optional<LockedTask>& locked = both->task;
+    if (!locked || locked->task.status() != v1::TASK_STATUS_PROCESSING ||
+        locked->lease_owner != request.worker_id()) {
       return NotHeld(request.task_id(), request.worker_id());
     }
-    const v1::Task& task = (*locked)->task;
+    const v1::Task& task = locked->task;
     TaskOutcome outcome;
     outcome.image_id = task.image_id();
     if (task.type() == v1::TASK_TYPE_IMPORT) {
@@ -155,7 +155,7 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(const v1::CompleteTas
             absl::StrCat("Task ", task.id(), " is an import: finish it with FinishImport"));
       }
       ImportFailure failure =
-          FailImport(tx, task, *image, request.message(), {}, policy_.time_to_live);
+          FailImport(tx, task, image, request.message(), {}, policy_.time_to_live);
       outcome.status = v1::TASK_STATUS_FAILURE;
       outcome.image_status = failure.image_status;
       outcome.cleanup_task_id = failure.cleanup_task_id;
@@ -165,7 +165,7 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(const v1::CompleteTas
     EndTask(tx, task.id(), request.success(), request.message(), std::nullopt,
             policy_.time_to_live);
     outcome.status = request.success() ? v1::TASK_STATUS_SUCCESS : v1::TASK_STATUS_FAILURE;
-    if (request.success() && task.type() == v1::TASK_TYPE_DELETE_DATA && *image) {
+    if (request.success() && task.type() == v1::TASK_TYPE_DELETE_DATA && image) {
       // The data of an image in pending_delete is gone: the delayed delete is over. (A failed
       // delete leaves the image there, for an operator to see with its failed task.)
       if (!tx.exec_prepared(stmt::kScrubImage, task.image_id(), task.id()).empty()) {
@@ -210,23 +210,22 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(const v1::FinishImpor
   if (!IsUuid(request.task_id())) return NotHeld(request.task_id(), request.worker_id());
   return pool_.Run<TaskOutcome>([&](Conn& c) -> absl::StatusOr<TaskOutcome> {
     pqxx::work tx(c);
-    auto image = LockTaskImage(tx, request.task_id());
-    if (!image.ok()) return image.status();
-    auto locked = LockTask(tx, request.task_id(), request.worker_id());
-    if (!locked.ok()) return locked.status();
-    if (!*locked) return NotHeld(request.task_id(), request.worker_id());
-    const v1::Task& task = (*locked)->task;
+    auto both = LockTaskAndImage(tx, request.task_id(), request.worker_id());
+    if (!both.ok()) return both.status();
+    const std::optional<v1::Image>& image = both->image;
+    const std::optional<LockedTask>& locked = both->task;
+    if (!locked) return NotHeld(request.task_id(), request.worker_id());
+    const v1::Task& task = locked->task;
     if (task.type() != v1::TASK_TYPE_IMPORT) {
       return absl::InvalidArgumentError(absl::StrCat("Task ", task.id(), " is not an import"));
     }
     TaskOutcome outcome;
     outcome.image_id = task.image_id();
-    if (task.status() != v1::TASK_STATUS_PROCESSING ||
-        (*locked)->lease_owner != request.worker_id()) {
+    if (task.status() != v1::TASK_STATUS_PROCESSING || locked->lease_owner != request.worker_id()) {
       // A success repeated because its answer was lost: the image shows this very data, which
       // the caller must therefore keep.
-      if (request.success() && task.status() == v1::TASK_STATUS_SUCCESS && *image &&
-          HasLocation(**image, request.location().url())) {
+      if (request.success() && task.status() == v1::TASK_STATUS_SUCCESS && image &&
+          HasLocation(*image, request.location().url())) {
         outcome.status = v1::TASK_STATUS_SUCCESS;
         outcome.replay = true;
         return outcome;
@@ -237,7 +236,7 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(const v1::FinishImpor
     std::vector<std::string> discard(request.discard_urls().begin(), request.discard_urls().end());
     std::string failure_message = request.message();
     if (request.success()) {
-      const v1::Image* target = *image ? &**image : nullptr;
+      const v1::Image* target = image ? &*image : nullptr;
       if (target == nullptr || target->status() == v1::IMAGE_STATUS_DELETED) {
         failure_message =
             absl::StrCat("Image ", task.image_id(), " was deleted during the import.");
@@ -288,7 +287,7 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::FinishImport(const v1::FinishImpor
     // Nothing points at what the import stored: it goes with the rest.
     discard.push_back(request.location().url());
     ImportFailure failure =
-        FailImport(tx, task, *image, failure_message, std::move(discard), policy_.time_to_live);
+        FailImport(tx, task, image, failure_message, std::move(discard), policy_.time_to_live);
     outcome.status = v1::TASK_STATUS_FAILURE;
     outcome.image_status = failure.image_status;
     outcome.cleanup_task_id = failure.cleanup_task_id;

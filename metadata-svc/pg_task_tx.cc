@@ -53,6 +53,15 @@ absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx, const std
   return *std::move(decoded);
 }
 
+absl::StatusOr<LockedTaskAndImage> LockTaskAndImage(pqxx::work& tx, const std::string& task_id,
+                                                    const std::string& worker) {
+  auto image = LockTaskImage(tx, task_id);
+  if (!image.ok()) return image.status();
+  auto task = LockTask(tx, task_id, worker);
+  if (!task.ok()) return task.status();
+  return LockedTaskAndImage{.image = *std::move(image), .task = *std::move(task)};
+}
+
 void EndTask(pqxx::work& tx, const std::string& task_id, bool success, const std::string& message,
              const std::optional<std::string>& result, absl::Duration time_to_live) {
   tx.exec_prepared(stmt::kEndTask, task_id, success, message, result,

@@ -60,6 +60,17 @@ absl::StatusOr<std::optional<LockedTask>> LockTask(pqxx::work& tx, const std::st
 // nullopt when the task does not exist or has no image.
 absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx, const std::string& task_id);
 
+// A task and its image, locked for the rest of a transaction.
+struct LockedTaskAndImage {
+  std::optional<v1::Image> image;  // nullopt when the task has none
+  std::optional<LockedTask> task;  // nullopt when there is no such task
+};
+
+// Locks the image of task `task_id` (LockTaskImage), then the task (LockTask): the lock order
+// of every call that may change both, so that two of them never wait on each other.
+absl::StatusOr<LockedTaskAndImage> LockTaskAndImage(pqxx::work& tx, const std::string& task_id,
+                                                    const std::string& worker);
+
 // Ends unfinished task `task_id`: SUCCESS or FAILURE with `message` and, when given, Glance's
 // result object; it stays listed for `time_to_live`.
 void EndTask(pqxx::work& tx, const std::string& task_id, bool success, const std::string& message,

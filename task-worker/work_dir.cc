@@ -23,13 +23,14 @@ constexpr absl::string_view kLockSuffix = ".lock";
 
 std::string SafeName(std::string_view name) {
   std::string out;
+  // Never ".", "..", a hidden name or nothing. (Prefixing rather than inserting afterwards also
+  // spares GCC 12 a false -Wrestrict in std::string::insert.)
+  if (name.empty() || name.front() == '.') out.push_back('w');
   for (char c : name) {
     const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '.' || c == '_' || c == '-';
     out.push_back(safe ? c : '_');
   }
-  // Never ".", "..", a hidden name or nothing.
-  if (out.empty() || out.front() == '.') out.insert(0, "w");
   return out;
 }
 

@@ -179,11 +179,24 @@ pg_start() {
   printf "port = %s\nunix_socket_directories = '%s'\n" "$PG_PORT" "$PG_SOCK" >"$PG_DATA/gaze.conf"
   [ ${#AS_PG[@]} -gt 0 ] && chown postgres:postgres "$PG_DATA/gaze.conf"
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT ($PG_DATA)"
-  as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_ROOT/postgres.log" -w -t 60 start \
-    >/dev/null || {
+  # A free port can still be taken for a moment by an outgoing connection's ephemeral local
+  # port (RabbitMQ's tools talk to epmd over loopback while we start): retry a bind failure.
+  local attempt log_lines pg_ctl_out
+  for attempt in 1 2 3 4 5; do
+    log_lines=0
+    [ -f "$PG_ROOT/postgres.log" ] && log_lines=$(wc -l <"$PG_ROOT/postgres.log")
+    pg_ctl_out=$(as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PG_ROOT/postgres.log" -w -t 60 \
+      start 2>&1) && break
+    if [ "$attempt" -lt 5 ] &&
+      tail -n "+$((log_lines + 1))" "$PG_ROOT/postgres.log" | grep -q "Address already in use"; then
+      log "port $PG_PORT was busy for a moment; starting PostgreSQL again"
+      sleep 1
+      continue
+    fi
+    echo "$pg_ctl_out" >&2
     tail -n 30 "$PG_ROOT/postgres.log" >&2
     die "PostgreSQL did not start"
-  }
+  done
   "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres <<'EOF' >/dev/null
 SELECT 'CREATE ROLE gaze LOGIN CREATEDB PASSWORD ''gaze'''
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gaze') \gexec

@@ -5,7 +5,7 @@
 # or are interrupted. Exits with ctest's status. Extra arguments go to ctest:
 #   deploy/dev/test.sh -L unit        deploy/dev/test.sh -R e2e_glanceclient
 #
-# Ports: GAZE_PG_PORT (default 55442), GAZE_AMQP_PORT (default 5702) and GAZE_KEYSTONE_PORT
+# Ports: GAZE_PG_PORT (default 25442), GAZE_AMQP_PORT (default 5702) and GAZE_KEYSTONE_PORT
 # (default 5010), distinct from the dev stack's so both can run at once. The tests get
 # GAZE_TEST_PG_DSN (role gaze may CREATE DATABASE), GAZE_TEST_AMQP_URL, GAZE_BUILD_DIR, and a
 # private Keystone: GAZE_TEST_KEYSTONE_URL plus GAZE_TEST_KEYSTONE_ACCOUNTS, the file with its
@@ -15,7 +15,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PG_TEST_PORT=${GAZE_PG_PORT:-55442}
+PG_TEST_PORT=${GAZE_PG_PORT:-25442}
 MQ_TEST_PORT=${GAZE_AMQP_PORT:-5702}
 KS_TEST_PORT=${GAZE_KEYSTONE_PORT:-5010}
 BUILD_DIR=${GAZE_BUILD_DIR:-$GAZE_ROOT/build}

@@ -62,27 +62,34 @@ std::optional<Response> ApiCall::Authorize(std::string_view rule,
   return Error(403, "You are not authorized to complete " + std::string(rule) + " action.");
 }
 
-auth::PolicyTarget ImageTarget(const metadata::v1::Image& image, const auth::Identity& caller) {
+auth::PolicyTarget ImageTarget(const metadata::v1::Image& image, const auth::Identity& caller,
+                               const std::set<std::string, std::less<>>* only) {
   namespace v1 = metadata::v1;
+  auto wanted = [only](std::string_view key) { return only == nullptr || only->contains(key); };
   // Free-form properties, except those named like a base attribute: in Glance's ImageTarget
   // the attribute shadows the property even when it is unset, so a property can never
   // pose as the owner or the membership.
-  auth::PolicyTarget t(image.properties().begin(), image.properties().end());
+  auth::PolicyTarget t;
+  for (const auto& [key, value] : image.properties()) {
+    if (wanted(key)) t.emplace(key, value);
+  }
   for (const char* base :
        {"id", "owner", "project_id", "member_id", "visibility", "status", "protected", "os_hidden",
         "min_ram", "min_disk", "name", "disk_format", "container_format", "size", "virtual_size",
         "checksum", "os_hash_algo", "os_hash_value"}) {
     t.erase(base);
   }
-  auto set = [&t](const char* key, std::string value) { t.emplace(key, std::move(value)); };
-  auto python_bool = [](bool b) { return std::string(b ? "True" : "False"); };
+  auto set = [&](const char* key, std::string_view value) {
+    if (wanted(key)) t.emplace(key, std::string(value));
+  };
+  auto python_bool = [](bool b) { return std::string_view(b ? "True" : "False"); };
   set("id", image.id());
   if (image.has_owner()) {
     set("owner", image.owner());
     set("project_id", image.owner());
   }
-  set("visibility", std::string(VisibilityName(image.visibility())));
-  set("status", std::string(StatusName(image.status())));
+  set("visibility", VisibilityName(image.visibility()));
+  set("status", StatusName(image.status()));
   set("protected", python_bool(image.protected_()));
   set("os_hidden", python_bool(image.os_hidden()));
   set("min_ram", std::to_string(image.min_ram()));

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -45,8 +46,10 @@ struct ApiCall {
 
 // An image as a policy target (Glance's ImageTarget): `project_id` and `owner` are its owner,
 // `member_id` is the caller's project when the caller sees the image as a member of it, then
-// its other base attributes and its free-form properties.
-auth::PolicyTarget ImageTarget(const metadata::v1::Image& image, const auth::Identity& caller);
+// its other base attributes and its free-form properties. With `only`, just those attributes
+// (see Policy::TargetAttributes).
+auth::PolicyTarget ImageTarget(const metadata::v1::Image& image, const auth::Identity& caller,
+                               const std::set<std::string, std::less<>>* only = nullptr);
 
 // The image `id` as the caller sees it, checked against the policy rule `rule` (Authorize);
 // otherwise nullopt and the error response in `*error`.

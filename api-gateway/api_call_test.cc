@@ -76,6 +76,28 @@ TEST(ApiCallTest, ImageTargetIsGlancesImageTarget) {
   EXPECT_FALSE(t.contains("member_id"));
 }
 
+TEST(ApiCallTest, ImageTargetRestrictedToWhatTheRuleReads) {
+  const auth::Policy policy;
+  const auto attributes = policy.TargetAttributes("get_image");
+  EXPECT_TRUE(attributes.contains("project_id"));
+  EXPECT_TRUE(attributes.contains("member_id"));
+  EXPECT_TRUE(attributes.contains("visibility"));
+  for (const auth::Identity& caller :
+       {Caller("owner-p", {"reader"}), Caller("member-p", {"reader"}),
+        Caller("other-p", {"reader"}), Caller("admin-p", {"admin"}, true)}) {
+    for (v1::Visibility visibility : {v1::VISIBILITY_SHARED, v1::VISIBILITY_PRIVATE,
+                                      v1::VISIBILITY_PUBLIC, v1::VISIBILITY_COMMUNITY}) {
+      v1::Image image = SharedImage();
+      image.set_visibility(visibility);
+      auth::PolicyTarget only = ImageTarget(image, caller, &attributes);
+      for (const auto& [key, value] : only) EXPECT_TRUE(attributes.contains(key)) << key;
+      EXPECT_EQ(policy.Allowed("get_image", caller, only),
+                policy.Allowed("get_image", caller, ImageTarget(image, caller)))
+          << caller.project_id << " " << visibility;
+    }
+  }
+}
+
 TEST(ApiCallTest, AuthorizeIs404WhenInvisibleAnd403WhenVisible) {
   Request request;
   request.method = "DELETE";

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "services/common/json_string.h"
+
 namespace gaze::gateway {
 namespace {
 
@@ -31,31 +33,6 @@ std::string HtmlEscape(std::string_view s) {
     }
   }
   return out;
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0x0f];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 std::string_view Trim(std::string_view s) {

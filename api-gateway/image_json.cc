@@ -2,9 +2,10 @@
 
 #include <array>
 #include <boost/json.hpp>
-#include <ctime>
+#include <charconv>
 
 #include "services/common/ids.h"
+#include "services/common/json_string.h"
 
 namespace gaze::gateway {
 namespace {
@@ -124,60 +125,182 @@ bool ParseVisibility(std::string_view name, v1::Visibility* out) {
   return false;
 }
 
-std::string FormatTimestamp(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+namespace {
+
+// Appends "YYYY-MM-DDTHH:MM:SSZ" for `seconds` since the epoch (proleptic Gregorian, UTC).
+// Hand-rolled: gmtime_r + strftime were a visible share of a list page (two per image).
+void AppendTimestamp(int64_t seconds, std::string& out) {
+  int64_t days = seconds / 86400, rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2);
+  // Fixed width, digit by digit: snprintf was most of this function's time.
+  auto digits = [&out](int64_t v, int width) {
+    char buf[20];
+    for (int k = width - 1; k >= 0; --k, v /= 10) buf[k] = static_cast<char>('0' + v % 10);
+    out.append(buf, static_cast<size_t>(width));
+  };
+  if (year < 0 || year > 9999) {  // outside the 4-digit years; never a real image's time
+    out += std::to_string(year);
+  } else {
+    digits(year, 4);
+  }
+  out += '-';
+  digits(month, 2);
+  out += '-';
+  digits(day, 2);
+  out += 'T';
+  digits(rem / 3600, 2);
+  out += ':';
+  digits(rem / 60 % 60, 2);
+  out += ':';
+  digits(rem % 60, 2);
+  out += 'Z';
 }
 
-json::object ImageToJson(const v1::Image& image, json::storage_ptr sp) {
-  // Every value is made in the object's storage, so that with a monotonic_resource (the list
-  // page, SerializeImage) nothing is copied across resources and nothing is freed one by one.
-  auto str = [&sp](std::string_view v) { return json::value(Js(v), sp); };
-  auto opt = [&sp](bool has, const std::string& v) {
-    return has ? json::value(Js(v), sp) : json::value(nullptr, sp);
+// The keys AppendImageJson writes itself: a free-form property of the same name (which
+// create and PATCH refuse anyway) is left out, so that the base attribute always wins.
+bool IsWrittenBaseKey(std::string_view key) {
+  static constexpr std::array<std::string_view, 22> kKeys = {
+      "id",           "name",     "status",       "visibility",       "protected",
+      "os_hidden",    "owner",    "disk_format",  "container_format", "size",
+      "virtual_size", "checksum", "os_hash_algo", "os_hash_value",    "min_ram",
+      "min_disk",     "tags",     "created_at",   "updated_at",       "self",
+      "file",         "schema"};
+  return Contains(kKeys, key);
+}
+
+}  // namespace
+
+std::string FormatTimestamp(int64_t seconds) {
+  std::string out;
+  AppendTimestamp(seconds, out);
+  return out;
+}
+
+void AppendImageJson(const v1::Image& image, std::string& out) {
+  // Written straight into `out` in the order of Glance's image (properties first): building a
+  // JSON document and serializing it hashed every key and copied every value twice.
+  auto key = [&out](std::string_view k) {
+    out += '"';
+    out += k;  // base keys need no escaping
+    out += "\":";
   };
-  json::object o(sp);
-  o.reserve(24 + static_cast<size_t>(image.properties_size()));
-  // Free-form properties first, so that base attributes always win (they cannot collide:
-  // create and PATCH refuse base names as property keys).
-  for (const auto& [key, value] : image.properties()) o[Js(key)] = str(value);
-  o["id"] = str(image.id());
-  o["name"] = opt(image.has_name(), image.name());
-  o["status"] = str(StatusName(image.status()));
-  o["visibility"] = str(VisibilityName(image.visibility()));
-  o["protected"] = image.protected_();
-  o["os_hidden"] = image.os_hidden();
-  o["owner"] = opt(image.has_owner(), image.owner());
-  o["disk_format"] = opt(image.has_disk_format(), image.disk_format());
-  o["container_format"] = opt(image.has_container_format(), image.container_format());
-  o["size"] = image.has_size() ? json::value(image.size(), sp) : json::value(nullptr, sp);
-  o["virtual_size"] =
-      image.has_virtual_size() ? json::value(image.virtual_size(), sp) : json::value(nullptr, sp);
-  o["checksum"] = opt(image.has_checksum(), image.checksum());
-  o["os_hash_algo"] = opt(image.has_os_hash_algo(), image.os_hash_algo());
-  o["os_hash_value"] = opt(image.has_os_hash_value(), image.os_hash_value());
-  o["min_ram"] = image.min_ram();
-  o["min_disk"] = image.min_disk();
-  json::array tags(sp);
-  tags.reserve(static_cast<size_t>(image.tags_size()));
-  for (const std::string& t : image.tags()) tags.emplace_back(Js(t));
-  o["tags"] = std::move(tags);
-  o["created_at"] = str(FormatTimestamp(image.created_at().seconds()));
-  o["updated_at"] = str(FormatTimestamp(image.updated_at().seconds()));
-  std::string self = "/v2/images/" + image.id();
-  o["self"] = str(self);
-  o["file"] = str(self + "/file");
-  o["schema"] = "/v2/schemas/image";
-  return o;
+  auto str = [&](std::string_view k, std::string_view v) {
+    key(k);
+    AppendJsonString(out, v);
+    out += ',';
+  };
+  auto opt = [&](std::string_view k, bool has, std::string_view v) {
+    if (has) return str(k, v);
+    key(k);
+    out += "null,";
+  };
+  auto num = [&](std::string_view k, bool has, int64_t v) {
+    key(k);
+    if (has) {
+      char buf[24];
+      out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    } else {
+      out += "null";
+    }
+    out += ',';
+  };
+  auto boolean = [&](std::string_view k, bool v) {
+    key(k);
+    out += v ? "true," : "false,";
+  };
+  out += '{';
+  for (const auto& [k, v] : image.properties()) {
+    if (IsWrittenBaseKey(k)) continue;
+    AppendJsonString(out, k);
+    out += ':';
+    AppendJsonString(out, v);
+    out += ',';
+  }
+  str("id", image.id());
+  opt("name", image.has_name(), image.name());
+  str("status", StatusName(image.status()));
+  str("visibility", VisibilityName(image.visibility()));
+  boolean("protected", image.protected_());
+  boolean("os_hidden", image.os_hidden());
+  opt("owner", image.has_owner(), image.owner());
+  opt("disk_format", image.has_disk_format(), image.disk_format());
+  opt("container_format", image.has_container_format(), image.container_format());
+  num("size", image.has_size(), image.size());
+  num("virtual_size", image.has_virtual_size(), image.virtual_size());
+  opt("checksum", image.has_checksum(), image.checksum());
+  opt("os_hash_algo", image.has_os_hash_algo(), image.os_hash_algo());
+  opt("os_hash_value", image.has_os_hash_value(), image.os_hash_value());
+  num("min_ram", true, image.min_ram());
+  num("min_disk", true, image.min_disk());
+  key("tags");
+  out += '[';
+  for (int i = 0; i < image.tags_size(); ++i) {
+    if (i > 0) out += ',';
+    AppendJsonString(out, image.tags(i));
+  }
+  out += "],";
+  key("created_at");
+  out += '"';
+  AppendTimestamp(image.created_at().seconds(), out);
+  out += "\",";
+  key("updated_at");
+  out += '"';
+  AppendTimestamp(image.updated_at().seconds(), out);
+  out += "\",";
+  // An id is a UUID (metadata-svc makes it or checks it), so the links need no escaping.
+  key("self");
+  out += "\"/v2/images/";
+  out += image.id();
+  out += "\",";
+  key("file");
+  out += "\"/v2/images/";
+  out += image.id();
+  out += "/file\",";
+  key("schema");
+  out += "\"/v2/schemas/image\"}";
 }
 
 std::string SerializeImage(const v1::Image& image) {
-  json::monotonic_resource mr(4096);
-  return json::serialize(ImageToJson(image, &mr));
+  std::string out;
+  out.reserve(1024);
+  AppendImageJson(image, out);
+  return out;
+}
+
+ImageListWriter::ImageListWriter() : body_("{\"images\":[") {}
+
+void ImageListWriter::Reserve(size_t images) { body_.reserve(256 + 1024 * images); }
+
+void ImageListWriter::Add(const v1::Image& image) {
+  if (images_ > 0) body_ += ',';
+  AppendImageJson(image, body_);
+  ++images_;
+}
+
+std::string ImageListWriter::Finish(std::string_view first,
+                                    std::optional<std::string_view> next) && {
+  body_ += "],\"first\":";
+  AppendJsonString(body_, first);
+  body_ += ",\"schema\":\"/v2/schemas/images\"";
+  if (next) {
+    body_ += ",\"next\":";
+    AppendJsonString(body_, *next);
+  }
+  body_ += '}';
+  return std::move(body_);
 }
 
 KeyClass ClassifyKey(std::string_view key) {

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <boost/json/fwd.hpp>
-#include <boost/json/storage_ptr.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,10 +31,25 @@ bool ParseStatus(std::string_view name, v1::ImageStatus* out);
 std::string FormatTimestamp(int64_t seconds_since_epoch);
 
 // The image as Glance shows it: every base attribute (null when unset), links, and the
-// free-form properties flattened at the top level.
-// Its values are allocated from `sp` (the default resource when unset).
-boost::json::object ImageToJson(const v1::Image& image, boost::json::storage_ptr sp = {});
+// free-form properties flattened at the top level; appended to `out` as a JSON object.
+void AppendImageJson(const v1::Image& image, std::string& out);
 std::string SerializeImage(const v1::Image& image);
+
+// The body of GET /v2/images, written as the page's images come:
+//   {"images": [...], "first": ..., "schema": "/v2/schemas/images"[, "next": ...]}
+class ImageListWriter {
+ public:
+  ImageListWriter();
+  // Room for `images` images of a typical size.
+  void Reserve(size_t images);
+  void Add(const v1::Image& image);
+  bool empty() const { return images_ == 0; }
+  std::string Finish(std::string_view first, std::optional<std::string_view> next) &&;
+
+ private:
+  std::string body_;
+  size_t images_ = 0;
+};
 
 // How a top-level image key may be used by clients.
 enum class KeyClass {

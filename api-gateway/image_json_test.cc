@@ -36,7 +36,7 @@ TEST(ImageJsonTest, SerializesEveryBaseAttribute) {
   image.mutable_created_at()->set_seconds(1772359200);  // 2026-03-01T10:00:00Z
   image.mutable_updated_at()->set_seconds(1772359331);
   (*image.mutable_properties())["os_distro"] = "debian";
-  json::object o = ImageToJson(image);
+  json::object o = json::parse(SerializeImage(image)).as_object();
   for (const char* key :
        {"id",           "name",     "status",       "visibility",       "protected",
         "os_hidden",    "owner",    "disk_format",  "container_format", "size",
@@ -55,6 +55,63 @@ TEST(ImageJsonTest, SerializesEveryBaseAttribute) {
   EXPECT_EQ(o["os_distro"].as_string(), "debian");
   EXPECT_FALSE(o.contains("locations"));
   EXPECT_FALSE(o.contains("version"));
+}
+
+TEST(ImageJsonTest, StringsAreEscaped) {
+  const std::string nasty = std::string("q\"b\\s/\b\f\n\r\t") + '\x01' + '\x1f' + "\x7f é";
+  v1::Image image;
+  image.set_id("6f1d6a5e-3c0b-4f5e-9a53-2b7f7f0d7a11");
+  image.set_name(nasty);
+  image.add_tags(nasty);
+  (*image.mutable_properties())[nasty] = nasty;
+  json::object o = json::parse(SerializeImage(image)).as_object();
+  EXPECT_EQ(o["name"].as_string(), nasty);
+  EXPECT_EQ(o["tags"].as_array().at(0).as_string(), nasty);
+  EXPECT_EQ(o[nasty].as_string(), nasty);
+}
+
+TEST(ImageJsonTest, TimestampsAcrossTheCalendar) {
+  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatTimestamp(951782400), "2000-02-29T00:00:00Z");
+  EXPECT_EQ(FormatTimestamp(951868799), "2000-02-29T23:59:59Z");
+  EXPECT_EQ(FormatTimestamp(4107542399), "2100-02-28T23:59:59Z");
+  EXPECT_EQ(FormatTimestamp(4107542400), "2100-03-01T00:00:00Z");
+  EXPECT_EQ(FormatTimestamp(-1), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(FormatTimestamp(253402300799), "9999-12-31T23:59:59Z");
+}
+
+TEST(ImageJsonTest, BaseAttributesWinOverPropertiesOfTheSameName) {
+  v1::Image image;
+  image.set_id("6f1d6a5e-3c0b-4f5e-9a53-2b7f7f0d7a11");
+  image.set_status(v1::IMAGE_STATUS_ACTIVE);
+  (*image.mutable_properties())["status"] = "queued";
+  (*image.mutable_properties())["os_glance_import_task"] = "t1";
+  const std::string body = SerializeImage(image);
+  EXPECT_EQ(body.find("\"status\""), body.rfind("\"status\"")) << body;
+  json::object o = json::parse(body).as_object();
+  EXPECT_EQ(o["status"].as_string(), "active");
+  EXPECT_EQ(o["os_glance_import_task"].as_string(), "t1");
+}
+
+TEST(ImageJsonTest, ListBody) {
+  v1::Image a, b;
+  a.set_id("6f1d6a5e-3c0b-4f5e-9a53-2b7f7f0d7a11");
+  b.set_id("7f1d6a5e-3c0b-4f5e-9a53-2b7f7f0d7a12");
+  ImageListWriter page;
+  page.Reserve(2);
+  page.Add(a);
+  page.Add(b);
+  json::object o =
+      json::parse(std::move(page).Finish("/v2/images?limit=2", "/v2/images?limit=2&marker=7f"))
+          .as_object();
+  ASSERT_EQ(o["images"].as_array().size(), 2u);
+  EXPECT_EQ(o["images"].as_array()[1].as_object().at("id").as_string(), b.id());
+  EXPECT_EQ(o["first"].as_string(), "/v2/images?limit=2");
+  EXPECT_EQ(o["schema"].as_string(), "/v2/schemas/images");
+  EXPECT_EQ(o["next"].as_string(), "/v2/images?limit=2&marker=7f");
+
+  EXPECT_EQ(ImageListWriter().Finish("/v2/images", std::nullopt),
+            R"({"images":[],"first":"/v2/images","schema":"/v2/schemas/images"})");
 }
 
 TEST(ImageJsonTest, CreateDefaultsAndProperties) {

@@ -413,6 +413,19 @@ struct Policy::Rules {
                        [&](const std::string& r) { return Lower(r) == role; });
   }
 
+  // Adds the target attributes `e` reads, through the rules it refers to, to `out`.
+  void CollectTargetAttributes(const Expr& e, std::set<std::string, std::less<>>* out) const {
+    if (e.kind == Expr::Kind::kRule) {
+      auto it = by_name.find(e.name);
+      if (it != by_name.end()) CollectTargetAttributes(it->second, out);
+      return;
+    }
+    for (const Piece& piece : e.match) {
+      if (piece.is_field) out->insert(piece.text);
+    }
+    for (const Expr& operand : e.operands) CollectTargetAttributes(operand, out);
+  }
+
   // Every rule:NAME must name a rule, and no rule may depend on itself.
   absl::Status Validate() const {
     enum class Mark { kVisiting, kDone };
@@ -501,6 +514,13 @@ bool Policy::Allowed(std::string_view rule, const Identity& caller,
                      const PolicyTarget& target) const {
   auto it = rules_->by_name.find(rule);
   return it != rules_->by_name.end() && rules_->Eval(it->second, caller, target);
+}
+
+std::set<std::string, std::less<>> Policy::TargetAttributes(std::string_view rule) const {
+  std::set<std::string, std::less<>> out;
+  auto it = rules_->by_name.find(rule);
+  if (it != rules_->by_name.end()) rules_->CollectTargetAttributes(it->second, &out);
+  return out;
 }
 
 bool Policy::IsAdmin(const Identity& caller) const {

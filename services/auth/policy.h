@@ -30,6 +30,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,6 +69,10 @@ class Policy {
   // rule name denies.
   bool Allowed(std::string_view rule, const Identity& caller, const PolicyTarget& target) const;
 
+  // The target attributes rule `rule` can read (its %(name)s, through the rules it refers
+  // to): Allowed gives the same answer for two targets that agree on these, which lets a
+  // caller decide a page of images once per distinct combination.
+  std::set<std::string, std::less<>> TargetAttributes(std::string_view rule) const;
   // Glance's `context_is_admin` rule: whether `caller` is an administrator. Everything that
   // depends on "is admin" (Identity::is_admin) follows this rule.
   bool IsAdmin(const Identity& caller) const;

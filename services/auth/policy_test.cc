@@ -295,4 +295,13 @@ TEST(PolicyTest, MissingFile) {
 }
 
 }  // namespace
+TEST(PolicyTest, TargetAttributesFollowRuleReferences) {
+  auto policy = Policy::WithOverrides(R"({"a": "rule:b or 'x':%(first)s",
+                                          "b": "role:%(second)s and project_id:%(third)s"})");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->TargetAttributes("a"),
+            (std::set<std::string, std::less<>>{"first", "second", "third"}));
+  EXPECT_TRUE(policy->TargetAttributes("no such rule").empty());
+}
+
 }  // namespace gaze::auth

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "services/common/json_string.h"
+
 namespace gaze::log {
 namespace {
 
@@ -59,39 +61,6 @@ bool ParseLevel(std::string_view text, Level* out) {
 }
 
 bool Enabled(Level level) { return static_cast<int>(level) >= g_min_level.load(); }
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20) {
-          char esc[8];
-          std::snprintf(esc, sizeof esc, "\\u%04x", u);
-          out += esc;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
 
 Line::Line(Level level, std::string_view msg) : enabled_(Enabled(level)) {
   if (!enabled_) return;

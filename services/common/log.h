@@ -51,7 +51,4 @@ inline Line Info(std::string_view msg) { return Line(Level::kInfo, msg); }
 inline Line Warning(std::string_view msg) { return Line(Level::kWarning, msg); }
 inline Line Error(std::string_view msg) { return Line(Level::kError, msg); }
 
-// Appends `s` to `out` as a JSON string literal (with quotes).
-void AppendJsonString(std::string& out, std::string_view s);
-
 }  // namespace gaze::log

@@ -5,12 +5,6 @@
 namespace gaze::log {
 namespace {
 
-TEST(LogTest, JsonStringEscapesControlAndQuotes) {
-  std::string out;
-  AppendJsonString(out, "a\"b\\c\nd\x01");
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001\"");
-}
-
 TEST(LogTest, ParseLevel) {
   Level l = Level::kInfo;
   EXPECT_TRUE(ParseLevel("debug", &l));

@@ -313,7 +313,15 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
   if (absl::Status s = AddFilters(filter, params, where); !s.ok()) return s;
   if (!request.marker().empty()) {
     if (!IsUuid(request.marker())) return absl::InvalidArgumentError("marker not found");
-    where.push_back(AfterMarkerSql(*sort, params.Add(request.marker())));
+    const std::string marker = params.Add(request.marker());
+    where.push_back(AfterMarkerSql(*sort, marker));
+    // A marker the caller cannot see lists nothing (an uncorrelated subquery: evaluated once).
+    // The caller learns why from a second query only then, so that a page after a marker is
+    // one round trip, not two.
+    const std::string project = params.Add(request.caller().project_id());
+    where.push_back(absl::StrCat(
+        "EXISTS (SELECT 1 FROM images i WHERE i.id = ", marker, "::uuid AND ",
+        CanSeeImageSql(request.caller().is_admin() ? "true" : "false", project + "::text"), ")"));
   }
   std::vector<std::string> order;
   for (const v1::SortKey& k : *sort) {

@@ -1,6 +1,7 @@
 // Turns a ListImagesRequest into one SQL statement: visibility, filters, sort order and keyset
-// pagination all in SQL, every value a bound parameter. Pure logic, no database access; the
-// caller checks beforehand that the marker exists and is visible.
+// pagination all in SQL, every value a bound parameter. Pure logic, no database access. A
+// marker that does not exist or that the caller cannot see makes the page empty; the caller
+// tells those apart from the end of the list (Glance: 400 and 403).
 #pragma once
 
 #include <string>

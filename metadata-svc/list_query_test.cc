@@ -214,10 +214,15 @@ TEST(BuildListQueryTest, MarkerWithOneDirectionUsesRowComparison) {
   auto q = BuildListQuery(r, {25, 1000}, "i.id");
   ASSERT_TRUE(q.ok());
   EXPECT_NE(q->sql.find("AND (i.created_at, i.id) < (SELECT mk.created_at, mk.id FROM images mk "
-                        "WHERE mk.id = $2::uuid) ORDER BY"),
+                        "WHERE mk.id = $2::uuid) AND "),
             std::string::npos)
       << q->sql;
   EXPECT_EQ(q->params[1], kMarker);
+  // The marker's visibility is checked in the same statement: an invisible one lists nothing.
+  EXPECT_NE(q->sql.find("EXISTS (SELECT 1 FROM images i WHERE i.id = $2::uuid AND (NOT i.deleted"),
+            std::string::npos)
+      << q->sql;
+  EXPECT_EQ(q->params[2], "adm");
 }
 
 TEST(BuildListQueryTest, MarkerWithMixedDirectionsUsesExpandedForm) {

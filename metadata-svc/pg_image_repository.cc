@@ -120,7 +120,14 @@ absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
     // transaction would add nothing but two round trips (BEGIN; SET TRANSACTION READ ONLY
     // and ROLLBACK) to each call.
     pqxx::nontransaction tx(c);
-    if (!request.marker().empty()) {
+    pqxx::result r;
+    if (statement.empty()) {
+      r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));
+    } else {
+      c.prepare(statement, query->sql);  // a no-op once this connection has it
+      r = tx.exec_prepared(statement, pqxx::prepare::make_dynamic_params(query->params));
+    }
+    if (r.empty() && !request.marker().empty()) {  // the end of the list, or a bad marker
       pqxx::result m = tx.exec_prepared(stmt::kMarkerVisible, request.marker(),
                                         request.caller().is_admin(), request.caller().project_id());
       if (m.empty()) return absl::InvalidArgumentError("marker not found");
@@ -128,13 +135,6 @@ absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
         return absl::PermissionDeniedError(
             absl::StrCat("Forbidding request, image ", request.marker(), " not visible"));
       }
-    }
-    pqxx::result r;
-    if (statement.empty()) {
-      r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));
-    } else {
-      c.prepare(statement, query->sql);  // a no-op once this connection has it
-      r = tx.exec_prepared(statement, pqxx::prepare::make_dynamic_params(query->params));
     }
     Response response;
     for (const pqxx::row& row : r) {

@@ -1,11 +1,17 @@
 #include "metadata-svc/json_codec.h"
 
 #include <map>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "gtest/gtest.h"
 
 namespace gaze::metadata {
 namespace {
+
+using Strings = google::protobuf::RepeatedPtrField<std::string>;
+using Sorted = std::map<std::string, std::string>;
 
 TEST(JsonCodecTest, PropertiesRoundTrip) {
   StringMap in;
@@ -13,7 +19,6 @@ TEST(JsonCodecTest, PropertiesRoundTrip) {
   in["quote\"key"] = "ünïcode\n";
   StringMap out;
   ASSERT_TRUE(PropertiesFromJson(PropertiesToJson(in), &out).ok());
-  using Sorted = std::map<std::string, std::string>;
   EXPECT_EQ(Sorted(out.begin(), out.end()), Sorted(in.begin(), in.end()));
 }
 
@@ -27,6 +32,71 @@ TEST(JsonCodecTest, NonStringPropertiesAreRenderedAsText) {
   EXPECT_FALSE(PropertiesFromJson("{", &out).ok());
 }
 
+Sorted PropertiesOf(std::string_view json) {
+  StringMap out;
+  absl::Status s = PropertiesFromJson(json, &out);
+  EXPECT_TRUE(s.ok()) << json << ": " << s;
+  return Sorted(out.begin(), out.end());
+}
+
+std::vector<std::string> StringsOf(std::string_view json) {
+  Strings out;
+  absl::Status s = StringsFromJson(json, &out);
+  EXPECT_TRUE(s.ok()) << json << ": " << s;
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+TEST(JsonCodecTest, StringObjectsAndArraysInAnyWhitespace) {
+  EXPECT_EQ(PropertiesOf(R"({"a": "b", "c": "d"})"), (Sorted{{"a", "b"}, {"c", "d"}}));
+  EXPECT_EQ(PropertiesOf(" {\n\t\"a\"\r:\"b\" ,\"c\":\"\"}\n"), (Sorted{{"a", "b"}, {"c", ""}}));
+  EXPECT_EQ(PropertiesOf(R"({"a": "1", "a": "2"})"), (Sorted{{"a", "2"}}));  // the last wins
+  EXPECT_EQ(PropertiesOf("{}"), Sorted());
+  EXPECT_EQ(PropertiesOf(" { } "), Sorted());
+  EXPECT_EQ(StringsOf(R"(["a", "b"])"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(StringsOf(" [ \"a\" ,\n\"\" ] "), (std::vector<std::string>{"a", ""}));
+  EXPECT_EQ(StringsOf("[]"), std::vector<std::string>());
+}
+
+TEST(JsonCodecTest, StringEscapes) {
+  EXPECT_EQ(StringsOf(R"(["q\"k", "\\ \/ \b\f\n\r\t"])"),
+            (std::vector<std::string>{"q\"k", "\\ / \b\f\n\r\t"}));
+  EXPECT_EQ(PropertiesOf(R"({"k\u00e9y": "\u20AC\u20ac"})"),
+            (Sorted{{"k\u00e9y", "\u20ac\u20ac"}}));
+  // U+1F600 as a surrogate pair, U+0000, and UTF-8 as it is (jsonb does not escape it).
+  EXPECT_EQ(StringsOf(R"(["\ud83d\ude00", "a\u0000b", "ünï😀"])"),
+            (std::vector<std::string>{"\U0001F600", std::string("a\0b", 3), "ünï😀"}));
+}
+
+TEST(JsonCodecTest, OtherShapesAreDecodedAsBefore) {
+  EXPECT_EQ(
+      PropertiesOf(R"({"s": "x", "n": 3, "z": null, "o": {"k": "v"}, "a": ["t"], "b": false})"),
+      (Sorted{{"s", "x"},
+              {"n", "3"},
+              {"z", ""},
+              {"o", R"({"k":"v"})"},
+              {"a", R"(["t"])"},
+              {"b", "false"}}));
+  // Nothing of a partly scanned text is left behind when it turns out to have another shape.
+  EXPECT_EQ(StringsOf(R"(["a", 1, null])"), (std::vector<std::string>{"a", "1", ""}));
+}
+
+TEST(JsonCodecTest, MalformedJsonIsAnError) {
+  for (const char* bad :
+       {"", "{", R"({"a": "b")", R"({"a": "b",})", R"({"a" "b"})", R"({"a": "b"} x)",
+        R"({"a": "\x"})", R"({"a": "\u12"})", R"({"a": "\ud800"})", R"({"a": "\udc00"})",
+        R"({"a": "\ud800\u0041"})", "{\"a\": \"\n\"}", "{\"a\": \"\xff\"}", "{\"a\": \"\xc0\xaf\"}",
+        "{\"a\": \"\xed\xa0\x80\"}", "{\"a\": \"\xc3\"}"}) {
+    StringMap out;
+    EXPECT_EQ(PropertiesFromJson(bad, &out).code(), absl::StatusCode::kInternal) << bad;
+  }
+  for (const char* bad : {"[", R"(["a",])", R"(["a" "b"])", R"([] [])", R"(["\ud83d"])"}) {
+    Strings out;
+    EXPECT_EQ(StringsFromJson(bad, &out).code(), absl::StatusCode::kInternal) << bad;
+    google::protobuf::RepeatedPtrField<v1::Location> locations;
+    EXPECT_EQ(LocationsFromJson(bad, &locations).code(), absl::StatusCode::kInternal) << bad;
+  }
+}
+
 TEST(JsonCodecTest, Locations) {
   v1::Location loc;
   loc.set_url("file:///var/lib/gaze/x");
@@ -38,6 +108,8 @@ TEST(JsonCodecTest, Locations) {
   EXPECT_EQ(out[0].metadata().at("store"), "fast");
   out.Clear();
   ASSERT_TRUE(LocationsFromJson("[]", &out).ok());
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(LocationsFromJson(" [ ] ", &out).ok());
   EXPECT_TRUE(out.empty());
 }
 

@@ -2,6 +2,8 @@
 #include "metadata-svc/pg_rows.h"
 
 #include <pqxx/row>
+#include <string_view>
+#include <type_traits>
 
 #include "metadata-svc/enums.h"
 #include "metadata-svc/json_codec.h"
@@ -9,11 +11,20 @@
 namespace gaze::metadata {
 namespace {
 
+// A column's text where it lies in the result, for the hot DecodeImage: as<std::string>()
+// would copy it into a temporary first.
+std::string_view Text(const pqxx::field& f) { return {f.c_str(), f.size()}; }
+
 // Sets an optional proto field from a nullable column.
 template <typename T, typename Setter>
 void SetIfNotNull(const pqxx::row& row, int col, Setter set) {
   const pqxx::field f = row[col];
-  if (!f.is_null()) set(f.as<T>());
+  if (f.is_null()) return;
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    set(Text(f));
+  } else {
+    set(f.as<T>());
+  }
 }
 
 }  // namespace
@@ -30,33 +41,37 @@ void SetTimestamp(int64_t micros, google::protobuf::Timestamp* out) {
 }
 
 absl::Status DecodeImage(const pqxx::row& row, int c, v1::Image* out) {
-  out->set_id(row[c + 0].as<std::string>());
-  SetIfNotNull<std::string>(row, c + 1, [&](std::string v) { out->set_name(std::move(v)); });
-  out->set_status(ParseImageStatus(row[c + 2].as<std::string>()));
-  out->set_visibility(ParseVisibility(row[c + 3].as<std::string>()));
+  const std::string_view id = Text(row[c + 0]);
+  out->set_id(id.data(), id.size());
+  SetIfNotNull<std::string_view>(row, c + 1,
+                                 [&](std::string_view v) { out->set_name(v.data(), v.size()); });
+  out->set_status(ParseImageStatus(Text(row[c + 2])));
+  out->set_visibility(ParseVisibility(Text(row[c + 3])));
   out->set_protected_(row[c + 4].as<bool>());
   out->set_os_hidden(row[c + 5].as<bool>());
-  SetIfNotNull<std::string>(row, c + 6, [&](std::string v) { out->set_owner(std::move(v)); });
-  SetIfNotNull<std::string>(row, c + 7, [&](std::string v) { out->set_disk_format(std::move(v)); });
-  SetIfNotNull<std::string>(row, c + 8,
-                            [&](std::string v) { out->set_container_format(std::move(v)); });
+  SetIfNotNull<std::string_view>(row, c + 6,
+                                 [&](std::string_view v) { out->set_owner(v.data(), v.size()); });
+  SetIfNotNull<std::string_view>(
+      row, c + 7, [&](std::string_view v) { out->set_disk_format(v.data(), v.size()); });
+  SetIfNotNull<std::string_view>(
+      row, c + 8, [&](std::string_view v) { out->set_container_format(v.data(), v.size()); });
   SetIfNotNull<int64_t>(row, c + 9, [&](int64_t v) { out->set_size(v); });
   SetIfNotNull<int64_t>(row, c + 10, [&](int64_t v) { out->set_virtual_size(v); });
-  SetIfNotNull<std::string>(row, c + 11, [&](std::string v) { out->set_checksum(std::move(v)); });
-  SetIfNotNull<std::string>(row, c + 12,
-                            [&](std::string v) { out->set_os_hash_algo(std::move(v)); });
-  SetIfNotNull<std::string>(row, c + 13,
-                            [&](std::string v) { out->set_os_hash_value(std::move(v)); });
+  SetIfNotNull<std::string_view>(
+      row, c + 11, [&](std::string_view v) { out->set_checksum(v.data(), v.size()); });
+  SetIfNotNull<std::string_view>(
+      row, c + 12, [&](std::string_view v) { out->set_os_hash_algo(v.data(), v.size()); });
+  SetIfNotNull<std::string_view>(
+      row, c + 13, [&](std::string_view v) { out->set_os_hash_value(v.data(), v.size()); });
   out->set_min_ram(row[c + 14].as<int32_t>());
   out->set_min_disk(row[c + 15].as<int32_t>());
-  if (absl::Status s = PropertiesFromJson(row[c + 16].c_str(), out->mutable_properties());
-      !s.ok()) {
+  if (absl::Status s = PropertiesFromJson(Text(row[c + 16]), out->mutable_properties()); !s.ok()) {
     return s;
   }
-  if (absl::Status s = StringsFromJson(row[c + 17].c_str(), out->mutable_tags()); !s.ok()) {
+  if (absl::Status s = StringsFromJson(Text(row[c + 17]), out->mutable_tags()); !s.ok()) {
     return s;
   }
-  if (absl::Status s = LocationsFromJson(row[c + 18].c_str(), out->mutable_locations()); !s.ok()) {
+  if (absl::Status s = LocationsFromJson(Text(row[c + 18]), out->mutable_locations()); !s.ok()) {
     return s;
   }
   out->set_version(row[c + 19].as<int64_t>());

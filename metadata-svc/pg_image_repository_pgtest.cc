@@ -1,9 +1,11 @@
 // PgImageRepository against a real PostgreSQL: create/get/list/update/delete, the visibility
 // matrix, pagination and the upload compare-and-set protocol.
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "metadata-svc/testing/image_fixture.h"
 #include "services/common/ids.h"
@@ -583,6 +585,32 @@ TEST_F(ImageRepositoryTest, SweeperReleasesExpiredUploads) {
   EXPECT_EQ(repo_->SweepExpiredUploads(100)->size(), 0u);
   // The uploader that lost its lease can no longer complete.
   EXPECT_EQ(Complete(expired.id(), "u1").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Updates read without a lock and write with a compare-and-set on version; one that loses
+// the race is applied again under the row lock. None may be lost or refused.
+TEST_F(ImageRepositoryTest, ConcurrentUpdatesOfOneImageAllApply) {
+  const v1::Image img = Create(Caller("p1"), [](v1::Image&) {});
+  constexpr int kThreads = 4, kUpdates = 10;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kUpdates; ++n) {
+        v1::UpdateImageRequest req;
+        *req.mutable_caller() = Caller("p1");
+        req.set_id(img.id());
+        (*req.mutable_set_properties())[absl::StrCat("k", t, "_", n)] = "v";
+        if (!repo_->UpdateImage(req).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = Get(Caller("p1"), img.id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->properties().size(), static_cast<size_t>(kThreads * kUpdates));
+  EXPECT_EQ(got->version(), 1 + kThreads * kUpdates);
 }
 
 TEST_F(ImageRepositoryTest, ConcurrentSweepersReleaseEachUploadOnce) {

@@ -81,10 +81,10 @@ absl::StatusOr<StartedImport> PgImageRepository::StartImport(const v1::StartImpo
   }
   return pool_.Run<StartedImport>([&](Conn& c) -> absl::StatusOr<StartedImport> {
     pqxx::work tx(c);
-    auto image = LockForModify(tx, request.caller(), request.id());
+    ImageInternals internals;
+    auto image = LockForModify(tx, request.caller(), request.id(), &internals);
     if (!image.ok()) return image.status();
-    const std::string staging_url =
-        tx.exec_prepared1(stmt::kImageInternals, image->id())[0].as<std::string>();
+    const std::string& staging_url = internals.staging_url;
     if (absl::Status s = CheckImportStatus(method, *image, !staging_url.empty()); !s.ok()) {
       return s;
     }
@@ -167,15 +167,15 @@ absl::StatusOr<RestoredImage> PgImageRepository::RestoreImage(
   }
   return pool_.Run<RestoredImage>([&](Conn& c) -> absl::StatusOr<RestoredImage> {
     pqxx::work tx(c);
-    auto image = LockVisible(tx, request.caller(), request.id());
+    ImageInternals internals;
+    auto image = LockVisible(tx, request.caller(), request.id(), &internals);
     if (!image.ok()) return image.status();
     if (image->status() != v1::IMAGE_STATUS_PENDING_DELETE) {
       return absl::FailedPreconditionError(absl::StrCat("Image ", image->id(),
                                                         " is not pending delete; its status is ",
                                                         ImageStatusName(image->status()), "."));
     }
-    const std::string task_id =
-        tx.exec_prepared1(stmt::kImageInternals, image->id())[1].as<std::string>();
+    const std::string& task_id = internals.pending_delete_task_id;
     // Only a delete that has not started can be called off: once a worker claimed the task,
     // the data may be partly gone. The task row lock orders this against that claim.
     std::optional<LockedTask> task;

@@ -197,25 +197,22 @@ absl::StatusOr<DeletedImage> PgImageRepository::DeleteImage(const v1::DeleteImag
                                                             const std::string& request_id) {
   return pool_.Run<DeletedImage>([&](Conn& c) -> absl::StatusOr<DeletedImage> {
     pqxx::work tx(c);
-    auto image = LockForModify(tx, request.caller(), request.id());
+    ImageInternals internals;
+    auto image = LockForModify(tx, request.caller(), request.id(), &internals);
     if (!image.ok()) return image.status();
     if (image->protected_()) {
       return absl::PermissionDeniedError(
           absl::StrCat("Image ", image->id(), " is protected and cannot be deleted."));
     }
-    pqxx::row internals = tx.exec_prepared1(stmt::kImageInternals, image->id());
-    const std::string staging_url = internals[0].as<std::string>();
+    const std::string& staging_url = internals.staging_url;
     DeletedImage deleted;
     deleted.status = v1::IMAGE_STATUS_DELETED;
-    auto tombstone = [&] {
-      tx.exec_prepared0(stmt::kDeleteImage, image->id());
-      tx.exec_prepared0(stmt::kDeleteImageMembers, image->id());
-    };
+    auto tombstone = [&] { tx.exec_prepared0(stmt::kDeleteImage, image->id()); };
     if (image->status() == v1::IMAGE_STATUS_PENDING_DELETE) {
       // An admin deleting an image that awaits the delayed delete ends the wait of the image,
       // not of its data: the pending delete_data task still runs when its delay is over.
       tombstone();
-      deleted.response.set_task_id(internals[1].as<std::string>());
+      deleted.response.set_task_id(internals.pending_delete_task_id);
       tx.commit();
       return deleted;
     }

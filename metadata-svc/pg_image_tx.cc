@@ -23,16 +23,20 @@ absl::StatusOr<v1::Image> ReadVisible(pqxx::transaction_base& tx, const v1::Call
 }
 
 absl::StatusOr<v1::Image> LockVisible(pqxx::work& tx, const v1::Caller& caller,
-                                      const std::string& id) {
+                                      const std::string& id, ImageInternals* internals) {
   if (!IsUuid(id)) return ImageNotFound(id);
   pqxx::result r = tx.exec_prepared(stmt::kLockImage, id, caller.is_admin(), caller.project_id());
   if (r.empty() || !r[0][kImageColumnCount].as<bool>()) return ImageNotFound(id);
+  if (internals != nullptr) {
+    internals->staging_url = r[0][kImageColumnCount + 1].as<std::string>();
+    internals->pending_delete_task_id = r[0][kImageColumnCount + 2].as<std::string>();
+  }
   return DecodeFirst(r);
 }
 
 absl::StatusOr<v1::Image> LockForModify(pqxx::work& tx, const v1::Caller& caller,
-                                        const std::string& id) {
-  auto image = LockVisible(tx, caller, id);
+                                        const std::string& id, ImageInternals* internals) {
+  auto image = LockVisible(tx, caller, id, internals);
   if (!image.ok()) return image;
   if (absl::Status s = CheckMayModify(caller, *image); !s.ok()) return s;
   return image;

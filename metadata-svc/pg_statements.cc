@@ -55,7 +55,9 @@ void PrepareStatements(pqxx::connection_base& conn) {
   conn.prepare(kGetImage, absl::StrCat("SELECT ", kImageColumns,
                                        " FROM images i WHERE i.id = $1::uuid AND ", can_see));
   conn.prepare(kLockImage, absl::StrCat("SELECT ", kImageColumns, ", ", can_see,
-                                        " FROM images i WHERE i.id = $1::uuid FOR UPDATE"));
+                                        ", COALESCE(i.staging_url, ''), "
+                                        "COALESCE(i.pending_delete_task_id::text, '') "
+                                        "FROM images i WHERE i.id = $1::uuid FOR UPDATE"));
   conn.prepare(
       kMarkerVisible,
       absl::StrCat("SELECT ", can_see, " FROM images i WHERE i.id = $1::uuid AND NOT i.deleted"));
@@ -67,6 +69,8 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             "WHERE i.id = $1::uuid AND i.version = $13 RETURNING ",
                             kImageColumns));
   conn.prepare(kDeleteImage,
+               "WITH members AS (UPDATE image_members m SET deleted = true, deleted_at = now(), "
+               "updated_at = now() WHERE m.image_id = $1::uuid AND NOT m.deleted) "
                "UPDATE images i SET status = 'deleted', deleted = true, deleted_at = now(), "
                "version = i.version + 1, updated_at = now() "
                "WHERE i.id = $1::uuid AND NOT i.deleted");
@@ -85,9 +89,6 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             "WHERE i.id = $1::uuid AND i.status = 'pending_delete' "
                             "AND NOT i.deleted RETURNING ",
                             kImageColumns));
-  conn.prepare(kImageInternals,
-               "SELECT COALESCE(i.staging_url, ''), COALESCE(i.pending_delete_task_id::text, '') "
-               "FROM images i WHERE i.id = $1::uuid");
   conn.prepare(kTryLockImage,
                "SELECT 1 FROM images i WHERE i.id = $1::uuid FOR UPDATE SKIP LOCKED");
   conn.prepare(kDeleteImageMembers,

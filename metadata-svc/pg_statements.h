@@ -14,14 +14,14 @@ namespace gaze::metadata::stmt {
 inline constexpr char kInsertImage[] = "insert_image";
 // $1 id, $2 is_admin, $3 project -> the image when the caller can see it.
 inline constexpr char kGetImage[] = "get_image";
-// $1 id, $2 is_admin, $3 project -> the image (even deleted) locked FOR UPDATE, plus a last
-// column `visible`.
+// $1 id, $2 is_admin, $3 project -> the image (even deleted) locked FOR UPDATE, then the
+// columns `visible`, the staging url and the pending delete task id ("" when none).
 inline constexpr char kLockImage[] = "lock_image";
 // $1 id, $2 is_admin, $3 project -> one boolean row (visible?) unless missing or deleted.
 inline constexpr char kMarkerVisible[] = "marker_visible";
 // $1 id, $2..$12 as kInsertImage's $2..$12, $13 expected version -> the updated image.
 inline constexpr char kUpdateImage[] = "update_image";
-// $1 id: tombstones the image.
+// $1 id: tombstones the image and its members.
 inline constexpr char kDeleteImage[] = "delete_image";
 // $1 id, $2 delete_data task id: the image waits in pending_delete for that task (delayed
 // delete).
@@ -31,8 +31,6 @@ inline constexpr char kPendingDeleteImage[] = "pending_delete_image";
 inline constexpr char kScrubImage[] = "scrub_image";
 // $1 id: pending_delete -> active, forgetting the pending delete. Returns the image.
 inline constexpr char kRestoreImage[] = "restore_image";
-// $1 id -> the staging url and the pending delete task id of the image ("" when none).
-inline constexpr char kImageInternals[] = "image_internals";
 // $1 id -> one row when the image exists and no other transaction holds its row; the row is
 // then locked (SKIP LOCKED, for background jobs that lock a task first).
 inline constexpr char kTryLockImage[] = "try_lock_image";

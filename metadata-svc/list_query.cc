@@ -311,17 +311,19 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
   where.push_back(pending_delete_asked ? "i.status <> 'killed'"
                                        : "i.status NOT IN ('killed', 'pending_delete')");
   if (absl::Status s = AddFilters(filter, params, where); !s.ok()) return s;
+  std::string marker_visible;
   if (!request.marker().empty()) {
     if (!IsUuid(request.marker())) return absl::InvalidArgumentError("marker not found");
     const std::string marker = params.Add(request.marker());
     where.push_back(AfterMarkerSql(*sort, marker));
-    // A marker the caller cannot see lists nothing (an uncorrelated subquery: evaluated once).
-    // The caller learns why from a second query only then, so that a page after a marker is
-    // one round trip, not two.
+    // A marker the caller cannot see lists nothing (an uncorrelated subquery: evaluated once,
+    // above the branches, which then do not run at all). The caller learns why from a second
+    // query only then, so that a page after a marker is one round trip, not two.
     const std::string project = params.Add(request.caller().project_id());
-    where.push_back(absl::StrCat(
+    marker_visible = absl::StrCat(
         "EXISTS (SELECT 1 FROM images i WHERE i.id = ", marker, "::uuid AND ",
-        CanSeeImageSql(request.caller().is_admin() ? "true" : "false", project + "::text"), ")"));
+        CanSeeImageSql(request.caller().is_admin() ? "true" : "false", project + "::text"), ")");
+    if (branches.size() == 1) where.push_back(marker_visible);
   }
   std::vector<std::string> order;
   for (const v1::SortKey& k : *sort) {
@@ -344,7 +346,7 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
     std::vector<std::string> parts;
     for (const std::string& branch : branches) parts.push_back("(" + select("i.*", branch) + ")");
     q.sql = absl::StrCat("SELECT ", columns, " FROM (", absl::StrJoin(parts, " UNION ALL "), ") i",
-                         tail);
+                         marker_visible.empty() ? "" : " WHERE " + marker_visible, tail);
   }
   q.params = params.values();
   q.plan_cacheable = filter.names_size() <= 1 && filter.tags().empty() &&

@@ -223,6 +223,15 @@ TEST(BuildListQueryTest, MarkerWithOneDirectionUsesRowComparison) {
             std::string::npos)
       << q->sql;
   EXPECT_EQ(q->params[2], "adm");
+
+  // With several visibility branches, it is checked once, above them.
+  auto user = Request("p1", false);
+  user.set_marker(kMarker);
+  q = BuildListQuery(user, {25, 1000}, "i.id");
+  ASSERT_TRUE(q.ok());
+  const size_t exists = q->sql.find(") i WHERE EXISTS (SELECT 1 FROM images i WHERE i.id = $");
+  EXPECT_NE(exists, std::string::npos) << q->sql;
+  EXPECT_EQ(q->sql.find("EXISTS (SELECT 1 FROM images i WHERE i.id"), exists + 10) << q->sql;
 }
 
 TEST(BuildListQueryTest, MarkerWithMixedDirectionsUsesExpandedForm) {

@@ -219,8 +219,10 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             ") AND (t.type = 'delete_data' OR t.attempts < $4::integer) "
                             "RETURNING ",
                             kTaskColumns));
-  conn.prepare(kTaskImage,
-               "SELECT COALESCE(t.image_id::text, '') FROM tasks t WHERE t.id = $1::uuid");
+  conn.prepare(kLockTaskImage,
+               absl::StrCat("SELECT ", kImageColumns,
+                            " FROM images i WHERE i.id = (SELECT t.image_id FROM tasks t "
+                            "WHERE t.id = $1::uuid) FOR UPDATE OF i"));
   conn.prepare(kLockTask,
                absl::StrCat("SELECT ", kTaskColumns, ", ", kClaimableSql,
                             ", COALESCE(t.lease_owner, ''), t.status IN ('pending', 'processing') "

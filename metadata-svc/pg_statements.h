@@ -103,8 +103,9 @@ inline constexpr char kProjectUsage[] = "project_usage";
 // pending, or processing under an expired lease (its worker died; the re-drive sends it again)
 // or under this worker's own lease; and, unless it deletes data, claimed fewer than $4 times.
 inline constexpr char kClaimTask[] = "claim_task";
-// $1 task id -> the id of the task's image ("" when it has none), without locking anything.
-inline constexpr char kTaskImage[] = "task_image";
+// $1 task id -> the task's image (deleted or not) locked FOR UPDATE, without locking the task;
+// no row when the task does not exist or has no image.
+inline constexpr char kLockTaskImage[] = "lock_task_image";
 // $1 task id, $2 worker -> the task locked FOR UPDATE, then `claimable` (as kClaimTask sees it
 // for worker $2, attempts aside), the lease owner ("" when none), and `lock_stale`: unfinished
 // but silent so long (60 minutes processing, 120 pending) that its import lock may be broken.

@@ -43,10 +43,8 @@ absl::StatusOr<std::optional<LockedTask>> LockTask(pqxx::work& tx, const std::st
 }
 
 absl::StatusOr<std::optional<v1::Image>> LockTaskImage(pqxx::work& tx, const std::string& task_id) {
-  pqxx::result task = tx.exec_prepared(stmt::kTaskImage, task_id);
-  if (task.empty() || task[0][0].as<std::string>().empty()) return std::nullopt;
-  // As an admin with no project: every row, deleted or not (the visibility column is ignored).
-  pqxx::result image = tx.exec_prepared(stmt::kLockImage, task[0][0].as<std::string>(), true, "");
+  // One statement: the image id is read from the task row without locking it.
+  pqxx::result image = tx.exec_prepared(stmt::kLockTaskImage, task_id);
   if (image.empty()) return std::nullopt;
   auto decoded = DecodeFirst(image);
   if (!decoded.ok()) return decoded.status();

@@ -4,9 +4,9 @@
 //
 // Lock order: a transaction that locks both an image row and a task row locks the image first,
 // so no two transactions wait for each other in opposite orders. A task call that may change
-// the task's image therefore reads the image id without locking (LockTaskImage), locks the
-// image, and only then locks the task (LockTask). Background jobs that find tasks first lock
-// the image with SKIP LOCKED instead, so they never wait while holding a task.
+// the task's image therefore locks the image, reading its id from the task row without locking
+// that (LockTaskImage), and only then locks the task (LockTask). Background jobs that find tasks
+// first lock the image with SKIP LOCKED instead, so they never wait while holding a task.
 #pragma once
 
 #include <optional>

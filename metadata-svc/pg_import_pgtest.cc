@@ -498,7 +498,7 @@ TEST_F(ImportTest, RenewExtendsTheLeaseAndShowsProgressToTheOwner) {
   // Another worker cannot renew (nor overwrite the progress); nor can bad progress.
   EXPECT_EQ(Renew(task_id, "w2", 600, "storing", 9, 9).code(), Code::kFailedPrecondition);
   EXPECT_EQ(Renew(task_id, "w1", 600, "storing", -1, 9).code(), Code::kInvalidArgument);
-  EXPECT_EQ(Renew(task_id, "w1", 0, "storing", 1, 9).code(), Code::kInvalidArgument);
+  EXPECT_EQ(Renew(task_id, "w1", -1, "storing", 1, 9).code(), Code::kInvalidArgument);
   EXPECT_EQ(Renew(task_id, "", 600, "storing", 1, 9).code(), Code::kInvalidArgument);
   EXPECT_EQ(Renew(NewUuid(), "w1", 600, "storing", 1, 9).code(), Code::kFailedPrecondition);
   EXPECT_EQ(Renew("nope", "w1", 600, "storing", 1, 9).code(), Code::kFailedPrecondition);

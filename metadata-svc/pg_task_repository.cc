@@ -180,8 +180,8 @@ absl::StatusOr<TaskOutcome> PgTaskRepository::CompleteTask(const v1::CompleteTas
 
 absl::Status PgTaskRepository::RenewTask(const v1::RenewTaskRequest& request) {
   if (request.worker_id().empty()) return absl::InvalidArgumentError("worker_id is required");
-  if (request.lease_seconds() <= 0) {
-    return absl::InvalidArgumentError("lease_seconds must be positive");
+  if (request.lease_seconds() < 0) {  // 0 gives the task up (see metadata.proto)
+    return absl::InvalidArgumentError("lease_seconds must not be negative");
   }
   if (absl::Status s = ValidateProgress(request.progress()); !s.ok()) return s;
   if (!IsUuid(request.task_id())) return NotHeld(request.task_id(), request.worker_id());

@@ -94,6 +94,27 @@ TEST_F(TaskRepositoryTest, ClaimOutcomes) {
       "1");
 }
 
+// A worker that failed transiently gives the task up before requeueing its message: the next
+// delivery, on any worker, takes it over at once instead of waiting for the lease to run out.
+TEST_F(TaskRepositoryTest, RenewingWithNoLeaseGivesTheTaskUp) {
+  ASSERT_EQ(Claim("w1")->outcome(), v1::CLAIM_OUTCOME_CLAIMED);
+  EXPECT_EQ(Claim("w2")->outcome(), v1::CLAIM_OUTCOME_LEASED_ELSEWHERE);
+  v1::RenewTaskRequest release;
+  release.set_task_id(task_id_);
+  release.set_worker_id("w2");  // not the holder: nothing changes
+  EXPECT_EQ(tasks_->RenewTask(release).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Claim("w2")->outcome(), v1::CLAIM_OUTCOME_LEASED_ELSEWHERE);
+  release.set_worker_id("w1");
+  ASSERT_TRUE(tasks_->RenewTask(release).ok());
+  auto c = Claim("w2");
+  EXPECT_EQ(c->outcome(), v1::CLAIM_OUTCOME_CLAIMED);
+  EXPECT_EQ(c->task().attempts(), 2);
+  EXPECT_EQ(Finish("w1", true).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Finish("w2", true).value(), v1::TASK_STATUS_SUCCESS);
+  release.set_lease_seconds(-1);
+  EXPECT_EQ(tasks_->RenewTask(release).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TaskRepositoryTest, FailureIsRecordedWithItsMessage) {
   ASSERT_EQ(Claim("w1")->outcome(), v1::CLAIM_OUTCOME_CLAIMED);
   EXPECT_EQ(Finish("w1", false).value(), v1::TASK_STATUS_FAILURE);

@@ -147,9 +147,13 @@ HandleResult TaskHandler::Handle(const amqp::Delivery& delivery) {
       .Field("type", mv1::TaskType_Name(task.type()))
       .Field("attempts", static_cast<int>(task.attempts()))
       .Field("redelivered", delivery.redelivered);
-  if (task.type() == mv1::TASK_TYPE_IMPORT) return {imports_.Run(task, rid), rid};
+  if (task.type() == mv1::TASK_TYPE_IMPORT) {
+    const Disposition disposition = imports_.Run(task, rid);
+    if (disposition == Disposition::kRequeue) return Requeue(task_id, rid);
+    return {disposition, rid};
+  }
   const RunResult result = Run(task, store_, rid);
-  if (result.retry) return requeue;
+  if (result.retry) return Requeue(task_id, rid);
 
   mv1::CompleteTaskRequest complete_request;
   complete_request.set_task_id(task_id);
@@ -171,7 +175,7 @@ HandleResult TaskHandler::Handle(const amqp::Delivery& delivery) {
             .RequestId(rid)
             .Field("task_id", task_id)
             .Field("error", completed.ToString());
-        return requeue;
+        return Requeue(task_id, rid);
     }
   }
   if (result.success) {
@@ -183,6 +187,21 @@ HandleResult TaskHandler::Handle(const amqp::Delivery& delivery) {
         .Field("error", result.message);
   }
   return ack;
+}
+
+HandleResult TaskHandler::Requeue(const std::string& task_id, const std::string& request_id) {
+  mv1::RenewTaskRequest release;
+  release.set_task_id(task_id);
+  release.set_worker_id(options_.worker_id);
+  release.set_lease_seconds(0);
+  if (absl::Status released = tasks_.RenewTask(release, request_id); !released.ok()) {
+    // Harmless: the lease then runs out by itself (or the task was finished after all).
+    log::Warning("cannot give up the task's lease before requeueing it")
+        .RequestId(request_id)
+        .Field("task_id", task_id)
+        .Field("error", released.ToString());
+  }
+  return {Disposition::kRequeue, request_id};
 }
 
 }  // namespace gaze::worker

@@ -59,6 +59,12 @@ class TaskHandler {
   HandleResult Handle(const amqp::Delivery& delivery);
 
  private:
+  // The message of claimed task `task_id` goes back to the queue: the task's lease is given up
+  // first, so that the next delivery takes the task over on whichever worker it reaches
+  // (another worker would otherwise drop it as a duplicate while the lease runs out, and only
+  // the re-drive would send it again).
+  HandleResult Requeue(const std::string& task_id, const std::string& request_id);
+
   Options options_;
   TaskService& tasks_;
   store::Store& store_;

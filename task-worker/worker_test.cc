@@ -389,10 +389,37 @@ TEST_F(WorkerTest, TransientStoreErrorRequeuesThenSucceeds) {
 
   worker_.Run();
 
-  EXPECT_THAT(Events(),
-              ElementsAre("claim t1", "delete file:///data/a", "requeue t1",  // nothing recorded
-                          "claim t1", "delete file:///data/a", "complete t1 ok", "ack t1"));
+  EXPECT_THAT(
+      Events(),
+      ElementsAre("claim t1", "delete file:///data/a", "release t1",  // no outcome
+                  "requeue t1", "claim t1", "delete file:///data/a", "complete t1 ok", "ack t1"));
   EXPECT_EQ(tasks_.status("t1"), mv1::TASK_STATUS_SUCCESS);
+}
+
+// The lease given up before the requeue lets another worker take the task over at once; its
+// message, back on this worker, is then a duplicate.
+TEST_F(WorkerTest, ARequeuedTaskIsFreeForAnyWorker) {
+  store_.Put("file:///data/a");
+  tasks_.AddDeleteTask("t1", {"file:///data/a"});
+  store_.FailNextDeletes({absl::UnavailableError("disk went away")});
+  int claims = 0;
+  absl::StatusOr<mv1::ClaimTaskResponse> other;
+  tasks_.OnClaim([&] {
+    if (++claims != 2) return;  // before this worker claims the requeued message
+    mv1::ClaimTaskRequest claim;
+    claim.set_task_id("t1");
+    claim.set_worker_id("worker-2");
+    claim.set_lease_seconds(60);
+    other = tasks_.ClaimTask(claim, "req-other");
+  });
+  PublishTask("t1");
+
+  worker_.Run();
+
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->outcome(), mv1::CLAIM_OUTCOME_CLAIMED);
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "delete file:///data/a", "release t1", "requeue t1",
+                                    "claim t1", "claim t1", "ack t1"));
 }
 
 TEST_F(WorkerTest, MetadataUnavailableRequeues) {
@@ -404,9 +431,9 @@ TEST_F(WorkerTest, MetadataUnavailableRequeues) {
 
   worker_.Run();
 
-  EXPECT_THAT(Events(),
-              ElementsAre("claim t1", "requeue t1", "claim t1", "requeue t1", "claim t1",
-                          "complete t1 ok", "requeue t1", "claim t1", "complete t1 ok", "ack t1"));
+  EXPECT_THAT(Events(), ElementsAre("claim t1", "requeue t1", "claim t1", "requeue t1", "claim t1",
+                                    "complete t1 ok", "release t1", "requeue t1", "claim t1",
+                                    "complete t1 ok", "ack t1"));
   EXPECT_EQ(tasks_.status("t1"), mv1::TASK_STATUS_SUCCESS);
 }
 

@@ -186,6 +186,10 @@ absl::Status FakeTaskService::RenewTask(const mv1::RenewTaskRequest& request, co
   }
   *entry.task.mutable_progress() = request.progress();
   entry.task.set_message(request.message());
+  if (request.lease_seconds() == 0) {  // given up: the next claim, by any worker, takes it
+    entry.lease_holder.clear();
+    if (events_ != nullptr) events_->Add("release " + request.task_id());
+  }
   return absl::OkStatus();
 }
 

@@ -106,7 +106,7 @@ absl::StatusOr<std::string> TimeConditionSql(const char* column, const v1::TimeC
   }
 }
 
-absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
+absl::Status AddFilters(const v1::ImageFilter& f, const ListPlanHints& hints, SqlParams& params,
                         std::vector<std::string>& where) {
   if (!f.ids().empty()) {
     // A value that is not a UUID names no image; dropping it keeps the uuid[] cast valid.
@@ -144,7 +144,10 @@ absl::Status AddFilters(const v1::ImageFilter& f, SqlParams& params,
   AddAnyOf("i.disk_format", "text", f.disk_formats(), params, where);
   AddAnyOf("i.container_format", "text", f.container_formats(), params, where);
   if (f.has_owner()) where.push_back(absl::StrCat("i.owner = ", params.Add(f.owner()), "::text"));
-  if (!f.tags().empty()) {
+  if (!hints.common_tag_literal.empty() && f.tags_size() == 1) {
+    // = ANY(column) is no operator of the GIN index (see ListPlanHints).
+    where.push_back(absl::StrCat(hints.common_tag_literal, "::text = ANY(i.tags)"));
+  } else if (!f.tags().empty()) {
     where.push_back(
         absl::StrCat("i.tags @> ", params.Add(PgArrayLiteral(ToVector(f.tags()))), "::text[]"));
   }
@@ -280,7 +283,8 @@ std::string SortExpression(v1::SortField field, const std::string& a) {
 }
 
 absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
-                                         const ListLimits& limits, const std::string& columns) {
+                                         const ListLimits& limits, const std::string& columns,
+                                         const ListPlanHints& hints) {
   if (request.limit() < 0) {
     return absl::InvalidArgumentError("limit param must be positive");
   }
@@ -310,7 +314,7 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
                 v1::IMAGE_STATUS_PENDING_DELETE) != filter.statuses().end();
   where.push_back(pending_delete_asked ? "i.status <> 'killed'"
                                        : "i.status NOT IN ('killed', 'pending_delete')");
-  if (absl::Status s = AddFilters(filter, params, where); !s.ok()) return s;
+  if (absl::Status s = AddFilters(filter, hints, params, where); !s.ok()) return s;
   std::string marker_visible;
   if (!request.marker().empty()) {
     if (!IsUuid(request.marker())) return absl::InvalidArgumentError("marker not found");
@@ -349,10 +353,11 @@ absl::StatusOr<ListQuery> BuildListQuery(const v1::ListImagesRequest& request,
                          marker_visible.empty() ? "" : " WHERE " + marker_visible, tail);
   }
   q.params = params.values();
-  q.plan_cacheable = filter.names_size() <= 1 && filter.tags().empty() &&
-                     filter.properties().empty() && !filter.has_size_min() &&
-                     !filter.has_size_max() && filter.created_at().empty() &&
-                     filter.updated_at().empty();
+  const bool tags_cacheable =
+      filter.tags().empty() || (!hints.common_tag_literal.empty() && filter.tags_size() == 1);
+  q.plan_cacheable = filter.names_size() <= 1 && tags_cacheable && filter.properties().empty() &&
+                     !filter.has_size_min() && !filter.has_size_max() &&
+                     filter.created_at().empty() && filter.updated_at().empty();
   return q;
 }
 

@@ -274,6 +274,24 @@ TEST(BuildListQueryTest, SeveralNamesAreAnArrayAndKeepACustomPlan) {
   EXPECT_FALSE(two->plan_cacheable);
 }
 
+TEST(BuildListQueryTest, ACommonTagIsALiteralOnACachedPlan) {
+  auto r = Request("p1");
+  r.mutable_filter()->add_tags("ubuntu");
+  ListPlanHints hints;
+  hints.common_tag_literal = "'ubuntu'";
+  auto q = BuildListQuery(r, {25, 1000}, "i.id", hints);
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE(q->sql.find("'ubuntu'::text = ANY(i.tags)"), std::string::npos) << q->sql;
+  EXPECT_EQ(q->sql.find("@>"), std::string::npos) << q->sql;
+  EXPECT_TRUE(q->plan_cacheable);
+  for (const std::string& p : q->params) EXPECT_NE(p, "ubuntu");
+  // With two tags the hint does not apply: their combination may be rare.
+  r.mutable_filter()->add_tags("lts");
+  q = BuildListQuery(r, {25, 1000}, "i.id", hints);
+  EXPECT_NE(q->sql.find("i.tags @> "), std::string::npos) << q->sql;
+  EXPECT_FALSE(q->plan_cacheable);
+}
+
 TEST(BuildListQueryTest, ValueDependentFiltersKeepACustomPlan) {
   auto r = Request("p1");
   r.mutable_filter()->add_tags("t");

@@ -112,15 +112,20 @@ absl::StatusOr<v1::Image> PgImageRepository::GetImage(const v1::GetImageRequest&
 
 absl::StatusOr<v1::ListImagesResponse> PgImageRepository::ListImages(
     const v1::ListImagesRequest& request) {
-  auto query = BuildListQuery(request, limits_, kImageColumns);
-  if (!query.ok()) return query.status();
   using Response = v1::ListImagesResponse;
-  const std::string statement = query->plan_cacheable ? ListStatementName(query->sql) : "";
   return pool_.Run<Response>([&](Conn& c) -> absl::StatusOr<Response> {
     // Reads only, at READ COMMITTED, where every statement takes its own snapshot anyway: a
     // transaction would add nothing but two round trips (BEGIN; SET TRANSACTION READ ONLY
     // and ROLLBACK) to each call.
     pqxx::nontransaction tx(c);
+    const v1::ImageFilter& filter = request.filter();
+    ListPlanHints hints;
+    if (filter.tags_size() == 1 && common_tags_.IsCommon(tx, filter.tags(0))) {
+      hints.common_tag_literal = tx.quote(filter.tags(0));
+    }
+    auto query = BuildListQuery(request, limits_, kImageColumns, hints);
+    if (!query.ok()) return query.status();
+    const std::string statement = query->plan_cacheable ? ListStatementName(query->sql) : "";
     pqxx::result r;
     if (statement.empty()) {
       r = tx.exec_params(query->sql, pqxx::prepare::make_dynamic_params(query->params));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "absl/time/time.h"
+#include "metadata-svc/common_tags.h"
 #include "metadata-svc/image_repository.h"
 #include "metadata-svc/list_query.h"
 #include "metadata-svc/pg_pool.h"
@@ -64,6 +65,7 @@ class PgImageRepository final : public ImageRepository {
   const ImageLimits image_limits_;
   const ProjectQuotas quotas_;
   const LifecycleOptions lifecycle_;
+  CommonTags common_tags_;
 };
 
 }  // namespace gaze::metadata

@@ -2,11 +2,13 @@
 // matrix, pagination and the upload compare-and-set protocol.
 #include <algorithm>
 #include <atomic>
+#include <pqxx/nontransaction>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "metadata-svc/common_tags.h"
 #include "metadata-svc/testing/image_fixture.h"
 #include "services/common/ids.h"
 
@@ -585,6 +587,50 @@ TEST_F(ImageRepositoryTest, SweeperReleasesExpiredUploads) {
   EXPECT_EQ(repo_->SweepExpiredUploads(100)->size(), 0u);
   // The uploader that lost its lease can no longer complete.
   EXPECT_EQ(Complete(expired.id(), "u1").status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A tag PostgreSQL's statistics call common is listed on a cached plan that walks the list in
+// order; a rare one on a per-call plan. Both must list the same images as any other filter.
+TEST_F(ImageRepositoryTest, CommonAndRareTagsListTheSameWay) {
+  const v1::Caller p1 = Caller("p1");
+  std::vector<std::string> common;  // newest first, as listed
+  for (int n = 0; n < 40; ++n) {
+    common.insert(common.begin(), Create(p1, [](v1::Image& i) { i.add_tags("common"); }).id());
+  }
+  const std::string rare = Create(p1, [](v1::Image& i) {
+                             i.add_tags("rare");
+                             i.add_tags("common");
+                           }).id();
+  common.insert(common.begin(), rare);
+  Sql("ANALYZE images");
+  CommonTags tags;
+  ASSERT_TRUE(pool_
+                  ->Run([&](pqxx::connection_base& c) {
+                    pqxx::nontransaction tx(c);
+                    EXPECT_TRUE(tags.IsCommon(tx, "common"));
+                    EXPECT_FALSE(tags.IsCommon(tx, "rare"));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  std::vector<std::string> listed;
+  std::string marker;
+  do {
+    auto page = List(p1, [&](v1::ListImagesRequest& r) {
+      r.mutable_filter()->add_tags("common");
+      r.set_limit(7);
+      r.set_marker(marker);
+    });
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const v1::Image& i : page->images()) listed.push_back(i.id());
+    marker = page->images().empty() ? "" : page->images().rbegin()->id();
+    if (!page->page_full()) break;
+  } while (true);
+  EXPECT_EQ(listed, common);
+  EXPECT_EQ(ListIds(p1, [](v1::ListImagesRequest& r) { r.mutable_filter()->add_tags("rare"); }),
+            std::set<std::string>{rare});
+  EXPECT_TRUE(ListIds(Caller("p2"), [](v1::ListImagesRequest& r) {
+                r.mutable_filter()->add_tags("common");
+              }).empty());
 }
 
 // Updates read without a lock and write with a compare-and-set on version; one that loses

@@ -89,6 +89,13 @@ void PrepareStatements(pqxx::connection_base& conn) {
                             "WHERE i.id = $1::uuid AND i.status = 'pending_delete' "
                             "AND NOT i.deleted RETURNING ",
                             kImageColumns));
+  // most_common_elem_freqs has three more entries than most_common_elems (minimum, maximum and
+  // null frequencies): unnest pads the elements with NULLs for them.
+  conn.prepare(kCommonTags,
+               "SELECT u.tag FROM pg_stats s, unnest(s.most_common_elems::text::text[], "
+               "s.most_common_elem_freqs) AS u(tag, frequency) "
+               "WHERE s.schemaname = current_schema() AND s.tablename = 'images' "
+               "AND s.attname = 'tags' AND u.tag IS NOT NULL AND u.frequency >= $1::real");
   conn.prepare(kTryLockImage,
                "SELECT 1 FROM images i WHERE i.id = $1::uuid FOR UPDATE SKIP LOCKED");
   conn.prepare(kDeleteImageMembers,

@@ -31,6 +31,9 @@ inline constexpr char kPendingDeleteImage[] = "pending_delete_image";
 inline constexpr char kScrubImage[] = "scrub_image";
 // $1 id: pending_delete -> active, forgetting the pending delete. Returns the image.
 inline constexpr char kRestoreImage[] = "restore_image";
+// $1 minimum frequency -> the tags PostgreSQL's statistics find on at least that share of the
+// images (pg_stats.most_common_elems of images.tags), one per row.
+inline constexpr char kCommonTags[] = "common_tags";
 // $1 id -> one row when the image exists and no other transaction holds its row; the row is
 // then locked (SKIP LOCKED, for background jobs that lock a task first).
 inline constexpr char kTryLockImage[] = "try_lock_image";

@@ -339,7 +339,7 @@ asio::awaitable<Response> GlanceApi::ListImages(ApiCall& call) {
     // (owner, visibility, membership) that most images of a page share, so it is decided
     // once per combination of them. Whether there is a next page depends on the page before
     // that filter, its marker on the images shown.
-    const auto attributes = call.policy.TargetAttributes("get_image");
+    const auto& attributes = call.policy.TargetAttributes("get_image");
     std::map<auth::PolicyTarget, bool> decided;
     for (const v1::Image& image : page->images()) {
       auto [verdict, fresh] =

@@ -379,7 +379,12 @@ void CollectRuleReferences(const Expr& e, std::vector<std::string>* out) {
 }  // namespace
 
 struct Policy::Rules {
+  using Attributes = std::set<std::string, std::less<>>;
+
   std::map<std::string, Expr, std::less<>> by_name;
+  // The target attributes each rule reads (CollectTargetAttributes), found once the rules
+  // are final (IndexAttributes): callers ask for them per request.
+  std::map<std::string, Attributes, std::less<>> attributes_by_name;
 
   bool Eval(const Expr& e, const Identity& caller, const PolicyTarget& target) const {
     switch (e.kind) {
@@ -414,7 +419,7 @@ struct Policy::Rules {
   }
 
   // Adds the target attributes `e` reads, through the rules it refers to, to `out`.
-  void CollectTargetAttributes(const Expr& e, std::set<std::string, std::less<>>* out) const {
+  void CollectTargetAttributes(const Expr& e, Attributes* out) const {
     if (e.kind == Expr::Kind::kRule) {
       auto it = by_name.find(e.name);
       if (it != by_name.end()) CollectTargetAttributes(it->second, out);
@@ -424,6 +429,12 @@ struct Policy::Rules {
       if (piece.is_field) out->insert(piece.text);
     }
     for (const Expr& operand : e.operands) CollectTargetAttributes(operand, out);
+  }
+
+  // Fills attributes_by_name; the rules must be valid (no cycle).
+  void IndexAttributes() {
+    attributes_by_name.clear();
+    for (const auto& [name, e] : by_name) CollectTargetAttributes(e, &attributes_by_name[name]);
   }
 
   // Every rule:NAME must name a rule, and no rule may depend on itself.
@@ -473,6 +484,7 @@ Policy::Policy() : rules_(std::make_unique<Rules>()) {
     }
     rules_->by_name.emplace(rule.name, *std::move(e));
   }
+  rules_->IndexAttributes();
 }
 
 Policy::Policy(std::unique_ptr<Rules> rules) : rules_(std::move(rules)) {}
@@ -495,6 +507,7 @@ absl::StatusOr<Policy> Policy::WithOverrides(std::string_view text) {
     policy.rules_->by_name.insert_or_assign(std::move(entry.name), *std::move(e));
   }
   if (absl::Status st = policy.rules_->Validate(); !st.ok()) return st;
+  policy.rules_->IndexAttributes();
   return policy;
 }
 
@@ -516,11 +529,10 @@ bool Policy::Allowed(std::string_view rule, const Identity& caller,
   return it != rules_->by_name.end() && rules_->Eval(it->second, caller, target);
 }
 
-std::set<std::string, std::less<>> Policy::TargetAttributes(std::string_view rule) const {
-  std::set<std::string, std::less<>> out;
-  auto it = rules_->by_name.find(rule);
-  if (it != rules_->by_name.end()) rules_->CollectTargetAttributes(it->second, &out);
-  return out;
+const std::set<std::string, std::less<>>& Policy::TargetAttributes(std::string_view rule) const {
+  static const Rules::Attributes kNone;
+  auto it = rules_->attributes_by_name.find(rule);
+  return it == rules_->attributes_by_name.end() ? kNone : it->second;
 }
 
 bool Policy::IsAdmin(const Identity& caller) const {

@@ -71,8 +71,9 @@ class Policy {
 
   // The target attributes rule `rule` can read (its %(name)s, through the rules it refers
   // to): Allowed gives the same answer for two targets that agree on these, which lets a
-  // caller decide a page of images once per distinct combination.
-  std::set<std::string, std::less<>> TargetAttributes(std::string_view rule) const;
+  // caller decide a page of images once per distinct combination. Found when the policy is
+  // loaded.
+  const std::set<std::string, std::less<>>& TargetAttributes(std::string_view rule) const;
   // Glance's `context_is_admin` rule: whether `caller` is an administrator. Everything that
   // depends on "is admin" (Identity::is_admin) follows this rule.
   bool IsAdmin(const Identity& caller) const;

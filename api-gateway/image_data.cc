@@ -79,8 +79,10 @@ class Completion {
   std::function<void()> resume_;
 };
 
-asio::awaitable<void> WaitFor(std::shared_ptr<Completion> completion) {
-  if (completion->signalled()) co_return;
+// Waits for the completion in `slot`, if it holds one, and empties it.
+asio::awaitable<void> Settle(std::shared_ptr<Completion>& slot) {
+  std::shared_ptr<Completion> completion = std::move(slot);
+  if (!completion || completion->signalled()) co_return;
   auto initiation = [completion](auto handler) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     completion->OnSignal([shared] {
@@ -93,10 +95,10 @@ asio::awaitable<void> WaitFor(std::shared_ptr<Completion> completion) {
   co_await std::move(operation);
 }
 
-// What the pool tasks of an upload read: the buffers and the hasher.
 // The read size of a staging upload, which is not hashed.
 constexpr size_t kStagingChunk = 1 << 20;
 
+// What the pool tasks of an upload read: the buffers and the hasher.
 struct UploadPipeline {
   static constexpr size_t kBuffers = 12;
   std::vector<char> buffers[kBuffers];
@@ -266,11 +268,8 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
   uint64_t total = 0;
   absl::Time renew_at = absl::Now() + options_.upload_lease / 3;
   for (bool eof = false; !eof;) {
-    if (std::shared_ptr<Completion>& pending = hashing[current]) {
-      asio::awaitable<void> wait = WaitFor(pending);
-      co_await std::move(wait);
-      pending.reset();
-    }
+    asio::awaitable<void> refillable = Settle(hashing[current]);
+    co_await std::move(refillable);
     char* buffer = pipeline->buffers[current].data();
     size_t filled = 0;
     while (filled < chunk) {
@@ -335,11 +334,8 @@ asio::awaitable<Response> ImageData::Receive(ApiCall& call, const std::string& i
     }
   }
   for (std::shared_ptr<Completion>& pending : hashing) {
-    if (pending) {
-      asio::awaitable<void> wait = WaitFor(pending);
-      co_await std::move(wait);
-      pending.reset();
-    }
+    asio::awaitable<void> hashed = Settle(pending);
+    co_await std::move(hashed);
   }
   if (declared_size && *declared_size != total) {
     co_await abandon();

@@ -8,7 +8,7 @@
 #   3. runs gaze_micro_bench, with the stack's database for the row-decoding benchmark;
 #   4. stops the stack and deletes its state, and prints the table (bench/report.py).
 #
-#   bench/run.sh            # the full suite: about 15 minutes on 2 cores
+#   bench/run.sh            # the full suite: about 8 minutes on 2 cores
 #   bench/run.sh --quick    # shorter windows, 10k seeds only, smaller transfers: about 4 minutes
 #   bench/run.sh --keep     # leave the stack running afterwards (deploy/dev/down.sh stops it,
 #                           # with the same GAZE_HOME)
